@@ -1,0 +1,44 @@
+// Bundles the service into dist/server.mjs: one ESM file that runs with `node` and no node_modules.
+// Build info (version, commit, build time) is baked in through esbuild `define`:
+//   GIT_COMMIT  the commit to report (default: `git rev-parse HEAD`, or "unknown" outside a git checkout)
+//   BUILD_TIME  an ISO timestamp (default: SOURCE_DATE_EPOCH if set, else now)
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { build } from "esbuild";
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function buildTime(): string {
+  if (process.env.BUILD_TIME) return process.env.BUILD_TIME;
+  if (process.env.SOURCE_DATE_EPOCH) return new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString();
+  return new Date().toISOString();
+}
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const buildInfo = { version: pkg.version, commit: process.env.GIT_COMMIT || gitCommit(), buildTime: buildTime() };
+
+const result = await build({
+  entryPoints: ["src/main.ts"],
+  outfile: "dist/server.mjs",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  minifySyntax: true,
+  sourcemap: false,
+  legalComments: "none",
+  metafile: true,
+  define: { __BUILD_INFO__: JSON.stringify(buildInfo) },
+  // pino and its dependencies are CommonJS: give the ESM bundle a `require` for the Node built-ins they load.
+  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+  logLevel: "warning",
+});
+
+const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+console.log(`dist/server.mjs: ${(bytes / 1024).toFixed(1)} KiB, version ${buildInfo.version}, commit ${buildInfo.commit}, built ${buildInfo.buildTime}`);

@@ -1,0 +1,95 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+
+/** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
+export interface ServerOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any Hono environment can be served
+  app: Hono<any>;
+  config: Pick<Config, "port" | "host" | "shutdownGraceMs" | "keepAliveTimeoutMs">;
+  logger: Logger;
+  /** Called first when shutdown begins: the app then fails readiness and asks clients to close connections. */
+  onDrain: () => void;
+}
+
+/** A listening server and the way to stop it. */
+export interface RunningServer {
+  server: Server;
+  /** The address actually bound (the real port when `port` was 0). */
+  address: AddressInfo;
+  /**
+   * Begins graceful shutdown: stop accepting connections, let in-flight requests finish, close idle keep-alive
+   * connections. Resolves with the exit code: 0 when every connection closed within the grace period, 1 when the
+   * remaining ones had to be force-closed. Calling it again returns the same promise.
+   */
+  shutdown: (reason: string) => Promise<number>;
+}
+
+/** Extra time the server waits for request headers beyond the keep-alive timeout (Node requires headersTimeout > keepAliveTimeout). */
+const HEADERS_TIMEOUT_MARGIN_MS = 1_000;
+
+/** Starts listening with keep-alive timeouts tuned for a load balancer; rejects if the address cannot be bound. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { app, config, logger, onDrain } = options;
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.keepAliveTimeoutMs + HEADERS_TIMEOUT_MARGIN_MS;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  logger.info({ host: address.address, port: address.port, keepAliveTimeoutMs: server.keepAliveTimeout }, "listening");
+
+  let stopping: Promise<number> | undefined;
+  const shutdown = (reason: string): Promise<number> => {
+    stopping ??= new Promise<number>((resolve) => {
+      logger.info({ reason, graceMs: config.shutdownGraceMs }, "shutdown started: readiness fails from now on");
+      onDrain();
+      const deadline = setTimeout(() => {
+        logger.warn({ graceMs: config.shutdownGraceMs }, "grace period over: force-closing the remaining connections");
+        server.closeAllConnections();
+        resolve(1);
+      }, config.shutdownGraceMs);
+      server.close(() => {
+        clearTimeout(deadline);
+        logger.info("all connections closed");
+        resolve(0);
+      });
+      server.closeIdleConnections();
+      logger.info("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+    });
+    return stopping;
+  };
+
+  return { server, address, shutdown };
+}
+
+/**
+ * Shuts `running` down on SIGTERM or SIGINT and exits with its exit code. A second signal during the drain exits at once
+ * with 1. Installing these listeners removes Node's default exit on those signals, so this handler always exits.
+ */
+export function exitOnSignals(running: RunningServer, logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received) {
+      logger.warn({ signal }, "second signal during shutdown: exiting now");
+      exit(1);
+      return;
+    }
+    received = true;
+    void running.shutdown(signal).then((code) => {
+      logger.info({ exitCode: code }, "exiting");
+      exit(code);
+    });
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

@@ -1,0 +1,234 @@
+import { describe, expect, it } from "vitest";
+import { HTTPException } from "hono/http-exception";
+import { createTestService, sleep, TEST_BUILD_INFO } from "./helpers/service.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface ErrorJson {
+  error: { code: string; message: string; requestId: string };
+}
+
+async function expectError(res: Response, status: number, code: string): Promise<ErrorJson> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  const body = (await res.json()) as ErrorJson;
+  expect(body.error.code).toBe(code);
+  expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
+  expect(body.error.requestId).not.toBe("");
+  expect(JSON.stringify(body)).not.toMatch(/\bat .*\.(ts|js|mjs):\d+/);
+  return body;
+}
+
+describe("routes", () => {
+  it("GET / greets with the service name and version", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ service: "hono-ecr-service", version: "1.2.3", message: "Hello from Hono" });
+  });
+
+  it("GET /healthz answers 200 even while draining", async () => {
+    const service = createTestService();
+    expect(await (await service.app.request("/healthz")).json()).toEqual({ status: "ok" });
+    service.setDraining(true);
+    expect((await service.app.request("/healthz")).status).toBe(200);
+  });
+
+  it("GET /readyz is 200 until the drain begins, then 503", async () => {
+    const service = createTestService();
+    const ready = await service.app.request("/readyz");
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready" });
+    service.setDraining(true);
+    const draining = await service.app.request("/readyz");
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toEqual({ status: "draining" });
+    expect(draining.headers.get("connection")).toBe("close");
+  });
+
+  it("GET /version reports the build info and the Node version", async () => {
+    const { app } = createTestService();
+    expect(await (await app.request("/version")).json()).toEqual({ ...TEST_BUILD_INFO, node: process.version });
+  });
+
+  it("HEAD is answered wherever GET is, without a body", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/healthz", { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("");
+  });
+});
+
+describe("example API: /api/greeting", () => {
+  it("greets the world by default and a valid name when given", async () => {
+    const { app } = createTestService();
+    expect(await (await app.request("/api/greeting")).json()).toEqual({ greeting: "Hello, world!" });
+    expect(await (await app.request("/api/greeting?name=Zo%C3%AB%20O'Neil-Smith")).json()).toEqual({ greeting: "Hello, Zoë O'Neil-Smith!" });
+  });
+
+  it.each([
+    ["/api/greeting?name=", "query parameter name \"\" is invalid"],
+    ["/api/greeting?name=%3Cscript%3E", "query parameter name \"<script>\" is invalid"],
+    ["/api/greeting?name=1abc", "query parameter name \"1abc\" is invalid"],
+    [`/api/greeting?name=${"a".repeat(101)}`, "is invalid: expected 1 to 100 letters"],
+    ["/api/greeting?name=a&name=b", "query parameter name is a list"],
+  ])("GET %s -> 400 naming the value and the rule", async (path, message) => {
+    const { app } = createTestService();
+    const body = await expectError(await app.request(path), 400, "bad_request");
+    expect(body.error.message).toContain(message);
+    expect(body.error.message).toContain("expected");
+  });
+
+  it("POST with a JSON body greets the name", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"Ada"}' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ greeting: "Hello, Ada!" });
+  });
+
+  it.each([
+    ['{"name":', "Malformed JSON"],
+    ["[1,2]", "body field name is missing"],
+    ['{"name":42}', "body field name is a number"],
+    ['{"nom":"Ada"}', "body field name is missing"],
+  ])("POST %s -> 400", async (body, message) => {
+    const { app } = createTestService();
+    const res = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect((await expectError(res, 400, "bad_request")).error.message).toContain(message);
+  });
+
+  it("POST without a JSON content type -> 415", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "text/plain" }, body: "Ada" });
+    await expectError(res, 415, "unsupported_media_type");
+  });
+});
+
+describe("errors", () => {
+  it("unknown route -> 404 JSON", async () => {
+    const { app } = createTestService();
+    const body = await expectError(await app.request("/does-not-exist"), 404, "not_found");
+    expect(body.error.message).toBe("no route for GET /does-not-exist");
+  });
+
+  it.each(["DELETE", "PUT", "PATCH", "OPTIONS"])("%s on an existing GET path -> 405 with Allow", async (method) => {
+    const { app } = createTestService();
+    const res = await app.request("/healthz", { method });
+    await expectError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+
+  it("405 lists every method of a path that has several", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/api/greeting", { method: "DELETE" });
+    await expectError(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+  });
+
+  it("body over the limit -> 413, with and without Content-Length", async () => {
+    const { app } = createTestService({ BODY_LIMIT_BYTES: "64" });
+    const body = JSON.stringify({ name: "a".repeat(100) });
+    const withLength = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+    expect((await expectError(withLength, 413, "payload_too_large")).error.message).toContain("64 bytes");
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        controller.close();
+      },
+    });
+    const chunked = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    await expectError(chunked, 413, "payload_too_large");
+  });
+
+  it("a handler slower than REQUEST_TIMEOUT_MS -> 503", async () => {
+    const { app } = createTestService({ REQUEST_TIMEOUT_MS: "50" });
+    app.get("/test/slow", async (c) => {
+      await sleep(500);
+      return c.text("late");
+    });
+    const body = await expectError(await app.request("/test/slow"), 503, "request_timeout");
+    expect(body.error.message).toContain("50 ms");
+  });
+
+  it("an unexpected error -> 500 without internals, logged with the request id", async () => {
+    const service = createTestService();
+    service.app.get("/test/boom", () => {
+      throw new Error("secret database password in message");
+    });
+    const res = await service.app.request("/test/boom");
+    const body = await expectError(res, 500, "internal_error");
+    expect(body.error.message).toBe("internal server error");
+    expect(JSON.stringify(body)).not.toContain("secret");
+    const logged = service.logs.find((line) => line.msg === "unhandled error");
+    expect(logged).toMatchObject({ level: "error", requestId: body.error.requestId });
+    expect(JSON.stringify(logged)).toContain("secret database password");
+  });
+
+  it("HTTPException thrown by a handler keeps its status and message", async () => {
+    const { app } = createTestService();
+    app.get("/test/teapot", () => {
+      throw new HTTPException(418, { message: "short and stout" });
+    });
+    const body = await expectError(await app.request("/test/teapot"), 418, "client_error");
+    expect(body.error.message).toBe("short and stout");
+  });
+});
+
+describe("headers and request ids", () => {
+  it("generates a UUID request id when none is sent", async () => {
+    const { app } = createTestService();
+    expect((await app.request("/")).headers.get("x-request-id")).toMatch(UUID);
+  });
+
+  it("reuses a valid incoming X-Request-Id and echoes it", async () => {
+    const { app } = createTestService();
+    const res = await app.request("/nope", { headers: { "X-Request-Id": "trace-abc_123=" } });
+    expect(res.headers.get("x-request-id")).toBe("trace-abc_123=");
+    expect(((await res.json()) as ErrorJson).error.requestId).toBe("trace-abc_123=");
+  });
+
+  it.each([["has spaces"], ["semi;colon"], ["x".repeat(256)], ["new\u00e9"]])("replaces an invalid incoming request id (%#)", async (id) => {
+    const { app } = createTestService();
+    const res = await app.request("/", { headers: { "X-Request-Id": id } });
+    expect(res.headers.get("x-request-id")).toMatch(UUID);
+  });
+
+  it("sets the secure headers on every response, errors included", async () => {
+    const { app } = createTestService();
+    for (const path of ["/", "/nope"]) {
+      const res = await app.request(path);
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+      expect(res.headers.get("strict-transport-security")).toContain("max-age=");
+      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    }
+  });
+});
+
+describe("access log", () => {
+  it("writes one JSON line per request with method, path, status, duration and request id", async () => {
+    const service = createTestService();
+    await service.app.request("/api/greeting?name=Ada", { headers: { "X-Request-Id": "req-1" } });
+    await service.app.request("/nope");
+    const lines = service.logs.filter((line) => line.msg === "request");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ level: "info", method: "GET", path: "/api/greeting", status: 200, requestId: "req-1" });
+    expect(lines[1]).toMatchObject({ method: "GET", path: "/nope", status: 404 });
+    expect(typeof lines[0]!.durationMs).toBe("number");
+    expect(typeof lines[0]!.time).toBe("string");
+  });
+
+  it("does not log health and readiness probes", async () => {
+    const service = createTestService();
+    await service.app.request("/healthz");
+    await service.app.request("/readyz");
+    expect(service.logs.filter((line) => line.msg === "request")).toHaveLength(0);
+  });
+
+  it("cuts very long paths", async () => {
+    const service = createTestService();
+    await service.app.request(`/${"x".repeat(5000)}`);
+    const line = service.logs.find((entry) => entry.msg === "request");
+    expect((line!.path as string).length).toBe(1024);
+  });
+});
