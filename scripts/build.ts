@@ -1,4 +1,5 @@
-// Bundles the service into dist/server.mjs: one ESM file that runs with `node` and no node_modules.
+// Bundles the service into one ESM file that runs with `node` and no node_modules.
+// Usage: tsx scripts/build.ts [outfile]   (default outfile: dist/server.mjs)
 // Build info (version, commit, build time) is baked in through esbuild `define`:
 //   GIT_COMMIT  the commit to report (default: `git rev-parse HEAD`, or "unknown" outside a git checkout)
 //   BUILD_TIME  an ISO timestamp (default: SOURCE_DATE_EPOCH if set, else now)
@@ -23,9 +24,11 @@ function buildTime(): string {
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 const buildInfo = { version: pkg.version, commit: process.env.GIT_COMMIT || gitCommit(), buildTime: buildTime() };
 
+const outfile = process.argv[2] ?? "dist/server.mjs";
+
 const result = await build({
   entryPoints: ["src/main.ts"],
-  outfile: "dist/server.mjs",
+  outfile,
   bundle: true,
   platform: "node",
   format: "esm",
@@ -41,4 +44,4 @@ const result = await build({
 });
 
 const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-console.log(`dist/server.mjs: ${(bytes / 1024).toFixed(1)} KiB, version ${buildInfo.version}, commit ${buildInfo.commit}, built ${buildInfo.buildTime}`);
+console.log(`${outfile}: ${(bytes / 1024).toFixed(1)} KiB, version ${buildInfo.version}, commit ${buildInfo.commit}, built ${buildInfo.buildTime}`);

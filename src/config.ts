@@ -123,7 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       config[setting.key] = setting.default;
       continue;
     }
-    const value = (setting.parse as (raw: string) => unknown)(raw.trim());
+    const value = (setting.parse as (raw: string) => unknown)(raw);
     if (value === undefined) problems.push(`${setting.env}=${quote(raw)} is invalid: expected ${setting.rule}`);
     else config[setting.key] = value;
   }

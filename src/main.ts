@@ -1,12 +1,11 @@
 /**
- * Process entry point (bundled to dist/server.mjs): validate the config, start the server, exit cleanly on SIGTERM/SIGINT.
+ * Process entry point (bundled to dist/server.mjs): validate the config, start the service, exit cleanly on SIGTERM/SIGINT.
  * Exit codes: 0 drained cleanly, 1 forced or crashed, 78 invalid configuration (EX_CONFIG).
  */
-import { createApp } from "./app.js";
 import { readBuildInfo } from "./build-info.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
-import { exitOnSignals, startServer } from "./server.js";
+import { startService } from "./service.js";
 
 /** Exit code for an invalid configuration (sysexits EX_CONFIG). */
 const EXIT_CONFIG = 78;
@@ -30,13 +29,8 @@ process.on("unhandledRejection", (err) => {
   process.exit(1);
 });
 
-let draining = false;
-const buildInfo = readBuildInfo();
-const app = createApp({ config, logger, buildInfo, isDraining: () => draining });
 try {
-  const running = await startServer({ app, config, logger, onDrain: () => (draining = true) });
-  logger.info({ ...buildInfo, node: process.version }, "started");
-  exitOnSignals(running, logger);
+  await startService({ config, logger, buildInfo: readBuildInfo() });
 } catch (err) {
   logger.fatal({ err, host: config.host, port: config.port }, "could not start listening: exiting");
   process.exit(1);

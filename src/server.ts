@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
@@ -37,6 +38,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.keepAliveTimeoutMs + HEADERS_TIMEOUT_MARGIN_MS;
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logger));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -70,6 +72,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   return { server, address, shutdown };
+}
+
+/** Status and code for requests Node's HTTP parser rejects before the app sees them. */
+function clientErrorStatus(code: string | undefined): [number, string, string] {
+  if (code === "HPE_HEADER_OVERFLOW") return [431, "Request Header Fields Too Large", "headers_too_large"];
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", "request_timeout"];
+  return [400, "Bad Request", "bad_request"];
+}
+
+/**
+ * Answers a request that Node's HTTP parser rejected (malformed request line, oversized headers, header timeout)
+ * with the service's JSON error shape instead of Node's empty 400, then closes the connection.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: Logger): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code] = clientErrorStatus(err.code);
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code, message: `malformed HTTP request (${err.code ?? "parse error"})`, requestId } });
+  logger.info({ requestId, status, parserError: err.code }, "rejected malformed request");
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

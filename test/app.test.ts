@@ -136,7 +136,7 @@ describe("errors", () => {
         controller.close();
       },
     });
-    const chunked = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    const chunked = await app.request("/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" });
     await expectError(chunked, 413, "payload_too_large");
   });
 

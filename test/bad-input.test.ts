@@ -1,0 +1,99 @@
+// Malformed and hostile requests against the real server over TCP: clear JSON errors, no crash, health intact.
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "../src/server.js";
+import { httpRequest } from "./helpers/process.js";
+import { createTestService, type TestService } from "./helpers/service.js";
+
+let service: TestService;
+let server: RunningServer;
+
+beforeAll(async () => {
+  service = createTestService({ BODY_LIMIT_BYTES: "1024" });
+  server = await startServer({ app: service.app, config: service.config, logger: service.logger, onDrain: () => undefined });
+});
+afterAll(async () => {
+  server.server.closeAllConnections();
+  await server.shutdown("test end");
+});
+
+/** Writes raw bytes on a new connection and returns everything the server sent until it closed (or 2 s passed). */
+function rawExchange(payload: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(server.address.port, "127.0.0.1");
+    let received = "";
+    const timer = setTimeout(() => socket.destroy(), 2000);
+    socket.setEncoding("latin1").on("data", (chunk: string) => (received += chunk));
+    socket.once("close", () => (clearTimeout(timer), resolve(received)));
+    socket.once("error", reject);
+    socket.write(payload);
+  });
+}
+
+function statusOf(raw: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+}
+
+function jsonBodyOf(raw: string): { error: { code: string; requestId: string } } {
+  return JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as { error: { code: string; requestId: string } };
+}
+
+async function expectHealthy(): Promise<void> {
+  expect((await httpRequest(server.address.port, "/healthz")).status).toBe(200);
+}
+
+describe("bad input over TCP", () => {
+  it.each([
+    ["a garbage request line", "\u0000\u0001garbage\r\n\r\n", 400],
+    ["an unknown method", "FROB / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["a header line without a colon", "GET / HTTP/1.1\r\nHost x\r\n\r\n", 400],
+    ["a 20 KB path", `GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
+    ["a 20 KB header", `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`, 431],
+  ])("%s -> JSON %d from the parser-error handler, then the server is still healthy", async (_name, payload, status) => {
+    const raw = await rawExchange(payload);
+    expect(statusOf(raw)).toBe(status);
+    const body = jsonBodyOf(raw);
+    expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(raw).toContain(`X-Request-Id: ${body.error.requestId}`);
+    await expectHealthy();
+  });
+
+  it.each([
+    ["/%ff%fe", 404],
+    ["/%00", 404],
+    ["/..%2f..%2fetc%2fpasswd", 404],
+    ["/api/greeting?name=%ff", 400],
+    ["/api/greeting?name=%E2%80%AE", 400],
+    [`/${"x/".repeat(3000)}`, 404],
+    ["/healthz/", 404],
+    ["//healthz", 404],
+  ])("odd path %s -> %d JSON", async (path, status) => {
+    const res = await httpRequest(server.address.port, path);
+    expect(res.status).toBe(status);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/);
+    await expectHealthy();
+  });
+
+  it("oversized, truncated and invalid JSON bodies get 413 or 400", async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      httpRequest(server.address.port, "/api/greeting", { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    expect((await post(JSON.stringify({ name: "a".repeat(2000) }))).status).toBe(413);
+    expect((await post('{"name": "Ada"')).status).toBe(400);
+    expect((await post("\u0000\u0001")).status).toBe(400);
+    expect((await post('{"name": "Ada"}', { "transfer-encoding": "chunked" })).status).toBe(200);
+    const truncated = await rawExchange('POST /api/greeting HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"name":');
+    expect(truncated).toBe(""); // the client never finished its body: nothing to answer, connection closed by the test timeout
+    await expectHealthy();
+  });
+
+  it("invalid request ids are replaced, valid ones kept", async () => {
+    const bad = await httpRequest(server.address.port, "/", { headers: { "X-Request-Id": "<script>alert(1)</script>" } });
+    expect(bad.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    const good = await httpRequest(server.address.port, "/", { headers: { "X-Request-Id": "abc-123" } });
+    expect(good.headers["x-request-id"]).toBe("abc-123");
+  });
+
+  it("logged no unhandled errors", () => {
+    expect(service.logs.filter((line) => line.level === "error" || line.level === "fatal")).toEqual([]);
+  });
+});

@@ -1,0 +1,68 @@
+// The production bundle, built by the real build script, copied alone into an empty folder and run with `node`.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SETTINGS } from "../src/config.js";
+import { httpRequest, ROOT, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
+
+let folder: string;
+let bundle: string;
+const BUILD_ENV = { GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567", BUILD_TIME: "2026-02-03T04:05:06.000Z" };
+
+beforeAll(() => {
+  folder = mkdtempSync(path.join(tmpdir(), "bundle-"));
+  bundle = path.join(folder, "server.mjs");
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts", bundle], { cwd: ROOT, env: { ...process.env, ...BUILD_ENV }, stdio: "pipe" });
+}, 60_000);
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe("the bundle", () => {
+  let service: ServiceProcess | undefined;
+  afterAll(() => void service?.child.kill("SIGKILL"));
+
+  it("is one file that runs with no node_modules, answers /healthz and reports the baked-in build info", async () => {
+    expect(readdirSync(folder)).toEqual(["server.mjs"]);
+    service = await spawnService([bundle], {}, process.execPath);
+    expect((await httpRequest(service.port, "/healthz")).status).toBe(200);
+    const version = JSON.parse((await httpRequest(service.port, "/version")).body) as Record<string, string>;
+    expect(version).toEqual({ version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_ENV.BUILD_TIME, node: process.version });
+    service.child.kill("SIGTERM");
+    expect(await service.exitCode).toBe(0);
+  });
+});
+
+describe("configuration errors stop the start", () => {
+  it.each([
+    ["PORT", "abc", "expected an integer from 0 to 65535"],
+    ["PORT", "70000", "expected an integer from 0 to 65535"],
+    ["PORT", "-1", "expected an integer from 0 to 65535"],
+    ["HOST", "bad host!", "expected a host name or IP address (letters, digits, '.', ':', '-', '_')"],
+    ["LOG_LEVEL", "verbose", "expected one of fatal, error, warn, info, debug, trace, silent"],
+    ["BODY_LIMIT_BYTES", "1mb", "expected an integer number of bytes from 1 to 104857600"],
+    ["REQUEST_TIMEOUT_MS", "0", "expected an integer number of milliseconds from 1 to 600000"],
+    ["SHUTDOWN_GRACE_MS", "200000", "expected an integer number of milliseconds from 0 to 120000 (ECS stopTimeout is at most 120 s)"],
+    ["KEEP_ALIVE_TIMEOUT_MS", "1.5", "expected an integer number of milliseconds from 1 to 600000"],
+  ])("%s=%s -> exit 78 and one line naming the variable, the value and the rule", async (name, value, rule) => {
+    const result = await runToExit([bundle], { [name]: value });
+    expect(result.code).toBe(78);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`configuration error: ${name}=${JSON.stringify(value)} is invalid: ${rule}\n`);
+  });
+
+  it("covers every setting", () => {
+    expect(SETTINGS.map((setting) => setting.env)).toEqual(["PORT", "HOST", "LOG_LEVEL", "BODY_LIMIT_BYTES", "REQUEST_TIMEOUT_MS", "SHUTDOWN_GRACE_MS", "KEEP_ALIVE_TIMEOUT_MS"]);
+  });
+
+  it("a port already in use -> exit 1 with a fatal log line", async () => {
+    const holder = await spawnService([bundle]);
+    try {
+      const result = await runToExit([bundle], { PORT: String(holder.port), HOST: "127.0.0.1" });
+      expect(result.code).toBe(1);
+      expect(JSON.parse(result.stdout.trim().split("\n").pop()!)).toMatchObject({ level: "fatal", msg: "could not start listening: exiting", port: holder.port });
+    } finally {
+      holder.child.kill("SIGKILL");
+    }
+  });
+});

@@ -1,0 +1,90 @@
+// Graceful shutdown of a real service process (test/fixtures/slow-server.ts: the real server plus a slow route) on SIGTERM/SIGINT.
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { httpRequest, spawnService, type ServiceProcess } from "./helpers/process.js";
+
+const FIXTURE = ["--import", "tsx", "test/fixtures/slow-server.ts"];
+const started: ServiceProcess[] = [];
+
+async function startFixture(env: Record<string, string>): Promise<ServiceProcess> {
+  const service = await spawnService(FIXTURE, { REQUEST_TIMEOUT_MS: "60000", ...env });
+  started.push(service);
+  return service;
+}
+
+afterEach(() => {
+  for (const service of started.splice(0)) if (service.child.exitCode === null) service.child.kill("SIGKILL");
+});
+
+function logIndex(service: ServiceProcess, msg: string): number {
+  return service.logs.findIndex((line) => line.msg === msg);
+}
+
+describe("graceful shutdown", () => {
+  it("SIGTERM: the in-flight request completes with 200, new connections are refused, exit 0", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "10000" });
+    const inFlight = httpRequest(service.port, "/test/slow?ms=1500");
+    await service.waitForLog("slow request started");
+
+    service.child.kill("SIGTERM");
+    await service.waitForLog("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+    await expect(httpRequest(service.port, "/healthz")).rejects.toMatchObject({ code: "ECONNREFUSED" });
+
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ sleptMs: 1500 });
+    expect(response.headers.connection).toBe("close");
+    expect(await service.exitCode).toBe(0);
+
+    const steps = ["shutdown started: readiness fails from now on", "all connections closed", "exiting"].map((msg) => logIndex(service, msg));
+    expect(steps.every((index) => index >= 0)).toBe(true);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    expect(service.logs.find((line) => line.msg === "exiting")).toMatchObject({ exitCode: 0 });
+    expect(service.logs.find((line) => line.msg === "shutdown started: readiness fails from now on")).toMatchObject({ reason: "SIGTERM" });
+  });
+
+  it("SIGINT drains the same way", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "10000" });
+    const inFlight = httpRequest(service.port, "/test/slow?ms=300");
+    await service.waitForLog("slow request started");
+    service.child.kill("SIGINT");
+    expect((await inFlight).status).toBe(200);
+    expect(await service.exitCode).toBe(0);
+  });
+
+  it("idle keep-alive connections are closed at once instead of holding the exit for the keep-alive timeout", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "20000", KEEP_ALIVE_TIMEOUT_MS: "60000" });
+    const socket = net.connect(service.port, "127.0.0.1");
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    await new Promise((resolve) => socket.once("data", resolve));
+
+    const signalled = Date.now();
+    service.child.kill("SIGTERM");
+    await closed;
+    expect(await service.exitCode).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+  });
+
+  it("a request that outlives the grace period is cut off and the process exits 1", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "300" });
+    const inFlight = httpRequest(service.port, "/test/slow?ms=20000");
+    await service.waitForLog("slow request started");
+    service.child.kill("SIGTERM");
+    await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(await service.exitCode).toBe(1);
+    expect(logIndex(service, "grace period over: force-closing the remaining connections")).toBeGreaterThanOrEqual(0);
+    expect(service.logs.find((line) => line.msg === "exiting")).toMatchObject({ exitCode: 1 });
+  });
+
+  it("a second signal during the drain exits at once with 1", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "20000" });
+    void httpRequest(service.port, "/test/slow?ms=20000").catch(() => undefined);
+    await service.waitForLog("slow request started");
+    service.child.kill("SIGTERM");
+    await service.waitForLog("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+    service.child.kill("SIGTERM");
+    expect(await service.exitCode).toBe(1);
+    expect(logIndex(service, "second signal during shutdown: exiting now")).toBeGreaterThanOrEqual(0);
+  });
+});
