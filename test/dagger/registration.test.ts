@@ -1,0 +1,84 @@
+// The module as the engine registers it: the SDK's own introspector over dagger/src, in a child process.
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../helpers/process.js";
+import { moduleSurface, type ModuleSurface } from "../helpers/module-surface.js";
+import { SOURCE_IGNORE } from "../../dagger/src/versions.js";
+
+let surface: ModuleSurface;
+beforeAll(() => {
+  surface = moduleSurface();
+}, 60_000);
+
+const signature = (fn: ModuleSurface["objects"][number]["functions"][number]) =>
+  `${fn.name}(${fn.args.map((a) => `${a.name}${a.optional ? "?" : ""}: ${a.type}${a.defaultValue !== undefined ? ` = ${a.defaultValue}` : ""}`).join(", ")}): ${fn.returnType}` +
+  `${fn.check ? " @check" : ""}${fn.cache ? ` cache=${fn.cache}` : ""}`;
+
+describe("module registration", () => {
+  it("registers one object named after dagger.json", () => {
+    const config = JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "utf8")) as { name: string };
+    expect(config.name).toBe("pipeline");
+    expect(surface.name).toBe("Pipeline");
+    expect(surface.objects.map((object) => object.name)).toEqual(["Pipeline"]);
+    expect(surface.objects[0]!.description).not.toBe("");
+  });
+
+  it("takes the source once, from the repository root, without heavy or generated paths", () => {
+    expect(surface.objects[0]!.constructorArgs).toEqual([
+      { name: "source", type: "Directory", optional: false, defaultPath: "/", ignore: SOURCE_IGNORE, description: expect.stringMatching(/\S/) as string },
+    ]);
+  });
+
+  it("exposes exactly this public surface (change it deliberately)", () => {
+    expect(surface.objects[0]!.functions.map(signature)).toEqual([
+      "buildEnv(): Container",
+      "lint(): void @check",
+      "test(): void @check",
+      "build(platform?: Platform, commit: string = unknown, sourceUrl: string = ): Container",
+      "serve(): Service",
+      "smoke(): string",
+      "ci(): string",
+    ]);
+  });
+
+  it("documents every function with an example command, and every argument", () => {
+    for (const fn of surface.objects[0]!.functions) {
+      expect(fn.description, fn.name).toMatch(/\S/);
+      expect(fn.description, fn.name).toMatch(/Example: `dagger call /);
+      for (const arg of fn.args) expect(arg.description, `${fn.name}.${arg.name}`).toMatch(/\S/);
+    }
+  });
+});
+
+describe("engine compatibility", () => {
+  /** What `@dagger.io/dagger` exports inside the engine: the module runtime plus the generated client (REFERENCE §2). */
+  const RUNTIME_EXPORTS = new Set(["object", "func", "argument", "check", "generate", "field", "enumType", "connection", "connect", "Context", "entrypoint"]);
+  const clientGen = readFileSync(path.join(ROOT, "node_modules/@dagger.io/dagger/dist/src/api/client.gen.d.ts"), "utf8");
+  const generated = new Set([...clientGen.matchAll(/^export (?:declare )?(?:class|type|enum|const|function|interface) (\w+)/gm)].map((m) => m[1]!));
+
+  it("module files import from @dagger.io/dagger only what the engine's bundle exports", () => {
+    const dir = path.join(ROOT, "dagger/src");
+    const imported: string[] = [];
+    for (const file of readdirSync(dir).filter((name) => name.endsWith(".ts"))) {
+      const text = readFileSync(path.join(dir, file), "utf8");
+      for (const match of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@dagger\.io\/dagger"/g)) {
+        imported.push(...match[1]!.split(",").map((name) => name.replace(/^\s*type\s+/, "").trim()).filter(Boolean));
+      }
+      expect(text, file).not.toMatch(/from\s*"@dagger\.io\/dagger\/(?!telemetry")/);
+    }
+    expect(imported.length).toBeGreaterThan(5);
+    const unavailable = imported.filter((name) => !RUNTIME_EXPORTS.has(name) && !generated.has(name));
+    expect(unavailable).toEqual([]);
+  });
+
+  it("the allow-list check itself rejects an npm-only export", () => {
+    expect(generated.has("ExecError")).toBe(false);
+    expect(generated.has("Container")).toBe(true);
+  });
+
+  it("no test or other non-module file lives under dagger/src", () => {
+    const files = readdirSync(path.join(ROOT, "dagger/src"), { recursive: true }).map(String);
+    expect(files.filter((file) => /\.(test|spec)\.|fixture/.test(file) || !file.endsWith(".ts"))).toEqual([]);
+  });
+});
