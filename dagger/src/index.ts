@@ -2,7 +2,11 @@
  * The delivery pipeline of the service: lint, test, build, smoke-test, serve and publish, each a containerized stage
  * that runs the same on a laptop (`dagger call ...`) and in CI.
  */
-import { argument, check, dag, func, object, type Container, type Directory, type Platform, type Service } from "@dagger.io/dagger";
+import { argument, check, dag, func, object, type Container, type Directory, type Platform, type Secret, type Service } from "@dagger.io/dagger";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { defaultLifecyclePolicy } from "./ecr/lifecycle.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth, previewLifecyclePolicy } from "./ecr/registry.js";
+import { validatePlatforms, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { runtimeImage } from "./image.js";
 import { SMOKE_PROBES, SMOKE_SCRIPT } from "./smoke.js";
 import { nodeBuildEnv, runStage } from "./stages.js";
@@ -118,9 +122,149 @@ export class Pipeline {
       ["test", this.test()],
       ["build+smoke", this.smoke()],
     ];
-    const results = await Promise.allSettled(stages.map(([, run]) => run));
-    const failed = results.flatMap((result, i) => (result.status === "rejected" ? [`${stages[i][0]}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`] : []));
+    const outcomes = await Promise.all(
+      stages.map(async ([name, run]) => {
+        try {
+          await run;
+          return undefined;
+        } catch (error) {
+          return `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      }),
+    );
+    const failed = outcomes.filter((outcome) => outcome !== undefined);
     if (failed.length > 0) throw new Error(`ci failed in ${failed.length} of ${stages.length} stages\n\n${failed.join("\n\n")}`);
     return stages.map(([name]) => `${name}: passed`).join("\n");
   }
+
+  /**
+   * Builds the image and pushes it to ECR with each tag (default: the commit SHA and latest); returns each pushed
+   * reference with its digest. Logs in with GetAuthorizationToken; the registry password stays a Dagger secret.
+   *
+   * Example: `dagger call publish --region=eu-west-1 --repository=hono-ecr-service --commit=$(git rev-parse HEAD) --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
+   */
+  @func({ cache: "never" })
+  async publish(
+    /** AWS region of the registry, e.g. eu-west-1 or cn-north-1. */
+    region: string,
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** Git commit of the source: the default tag, the image's revision label and the bundle's /version. */
+    commit: string,
+    /** AWS access key id (e.g. env://AWS_ACCESS_KEY_ID). */
+    accessKeyId: Secret,
+    /** AWS secret access key (e.g. env://AWS_SECRET_ACCESS_KEY). */
+    secretAccessKey: Secret,
+    /** AWS session token, for temporary credentials such as OIDC (e.g. env://AWS_SESSION_TOKEN). */
+    sessionToken?: Secret,
+    /** Tags to push (default: the commit and latest). */
+    tags?: string[],
+    /** Platforms for one multi-arch image, e.g. linux/amd64,linux/arm64 (default: the engine's own, single-arch). */
+    platforms?: Platform[],
+    /** Repository URL for the `org.opencontainers.image.source` label. */
+    sourceUrl = "",
+  ): Promise<string> {
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    validateTag(commit);
+    const tagList = validateTags(tags ?? [commit, "latest"]);
+    const platformList = validatePlatforms(platforms ?? []) as Platform[];
+
+    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const auth = await getRegistryAuth(client, context);
+    const password = dag.setSecret("ecr-registry-password", auth.password);
+
+    const variants = await Promise.all(platformList.map((platform) => this.build(platform, commit, sourceUrl)));
+    const image = (variants.length > 0 ? dag.container() : await this.build(undefined, commit, sourceUrl)).withRegistryAuth(auth.registryHost, auth.username, password);
+    const pushed: string[] = [];
+    for (const tag of tagList) {
+      pushed.push(await image.publish(`${auth.registryHost}/${repository}:${tag}`, variants.length > 0 ? { platformVariants: variants } : undefined));
+    }
+    return pushed.join("\n");
+  }
+
+  /**
+   * Creates the ECR repository if missing (scan on push; commit tags immutable, latest movable; AES-256) and applies the
+   * lifecycle policy. Idempotent: a second run changes nothing and says so.
+   *
+   * Example: `dagger call setup-registry --region=eu-west-1 --repository=hono-ecr-service --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
+   */
+  @func({ cache: "never" })
+  async setupRegistry(
+    /** AWS region of the registry, e.g. eu-west-1. */
+    region: string,
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** AWS access key id (e.g. env://AWS_ACCESS_KEY_ID). */
+    accessKeyId: Secret,
+    /** AWS secret access key (e.g. env://AWS_SECRET_ACCESS_KEY). */
+    secretAccessKey: Secret,
+    /** AWS session token, for temporary credentials (e.g. env://AWS_SESSION_TOKEN). */
+    sessionToken?: Secret,
+    /** How many of the most recent images to keep (1 = only the latest: no previous image to roll back to). */
+    keep = 1,
+  ): Promise<string> {
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const policy = defaultLifecyclePolicy(keep);
+    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const report = await ensureRepository(client, repository, context);
+    const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
+    return [
+      `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
+      `image URI: ${report.repositoryUri}`,
+      `lifecycle policy: ${policyChange} (keep ${keep} most recent, untagged expire after 1 day)`,
+    ].join("\n");
+  }
+
+  /**
+   * Prints the lifecycle policy JSON that setup-registry applies, for review.
+   *
+   * Example: `dagger call lifecycle-policy --keep=5`
+   */
+  @func()
+  lifecyclePolicy(
+    /** How many of the most recent images to keep. */
+    keep = 1,
+  ): string {
+    return JSON.stringify(defaultLifecyclePolicy(keep), null, 2);
+  }
+
+  /**
+   * Lists the images the lifecycle policy would expire now, through ECR's lifecycle policy preview (real ECR only).
+   *
+   * Example: `dagger call lifecycle-preview --region=eu-west-1 --repository=hono-ecr-service --keep=5 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY`
+   */
+  @func({ cache: "never" })
+  async lifecyclePreview(
+    /** AWS region of the registry, e.g. eu-west-1. */
+    region: string,
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** AWS access key id (e.g. env://AWS_ACCESS_KEY_ID). */
+    accessKeyId: Secret,
+    /** AWS secret access key (e.g. env://AWS_SECRET_ACCESS_KEY). */
+    secretAccessKey: Secret,
+    /** AWS session token, for temporary credentials (e.g. env://AWS_SESSION_TOKEN). */
+    sessionToken?: Secret,
+    /** How many of the most recent images the previewed policy keeps. */
+    keep = 1,
+  ): Promise<string> {
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const policy = defaultLifecyclePolicy(keep);
+    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const results = await previewLifecyclePolicy(client, repository, policy, context);
+    if (results.length === 0) return `nothing would expire in ${repository} (keep ${keep})`;
+    const lines = results.map(
+      (r) => `${r.imageDigest ?? "?"} ${(r.imageTags ?? []).join(",") || "<untagged>"} pushed ${r.imagePushedAt?.toISOString() ?? "?"} -> ${r.action?.type ?? "expire"} (rule ${r.appliedRulePriority ?? "?"})`,
+    );
+    return [`${results.length} image(s) would expire in ${repository} (keep ${keep}):`, ...lines].join("\n");
+  }
+}
+
+/** An ECR client with the credentials read from their secrets (never logged, never put in a container). */
+async function ecrClient(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Promise<ECRClient> {
+  return createEcrClient(region, {
+    accessKeyId: await accessKeyId.plaintext(),
+    secretAccessKey: await secretAccessKey.plaintext(),
+    ...(sessionToken ? { sessionToken: await sessionToken.plaintext() } : {}),
+  });
 }

@@ -58,8 +58,12 @@ export class FakeEngine {
     }
   }
 
-  /** The chain that produced an id the engine handed out. */
+  /** The chain that produced an id the engine handed out (sensitive arguments redacted). */
   chainOf(id: string): Step[] {
+    return this.rawChainOf(id).map(redact);
+  }
+
+  private rawChainOf(id: string): Step[] {
     const chain = this.chains.get(id);
     if (!chain) throw new Error(`fake engine: unknown id ${id}`);
     return chain;
@@ -100,7 +104,7 @@ export class FakeEngine {
     // A chain that starts from an id continues the chain that produced it.
     const [first, ...rest] = steps;
     const fromId = first && (/^load\w+FromID$/.test(first.field) || first.field === "node") ? String(first.args.id) : undefined;
-    const chain = fromId ? [...this.chainOf(fromId), ...rest] : steps;
+    const chain = fromId ? [...this.rawChainOf(fromId), ...rest] : steps;
     this.calls.push(chain.map(redact));
 
     const leaf = chain[chain.length - 1]!;
@@ -124,13 +128,15 @@ export class FakeEngine {
         return { value: "" };
       case "exitCode":
         return { value: 0 };
+      case "plaintext":
+        if (chain[0]?.field === "setSecret") return { value: chain[0].args.plaintext };
+        break;
       case "publish": {
         const digest = createHash("sha256").update(JSON.stringify(chain)).digest("hex");
         return { value: `${String(leaf.args.address)}@sha256:${digest}` };
       }
-      default:
-        throw new Error(`fake engine: no answer for ${leaf.field} (chain: ${chain.map((step) => step.field).join(".")})`);
     }
+    throw new Error(`fake engine: no answer for ${leaf.field} (chain: ${chain.map((step) => step.field).join(".")})`);
   }
 }
 

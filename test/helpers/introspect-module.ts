@@ -1,6 +1,6 @@
 /**
  * Prints, as JSON, the Dagger module in dagger/src as the engine registers it: runs the SDK's own introspector
- * (`scan`, the code the TypeScript runtime runs when the module loads) over every .ts file in dagger/src.
+ * (`scan`, the code the TypeScript runtime runs when the module loads) over every .ts file under dagger/src (subfolders included).
  * Run with tsx and the module's tsconfig: TSX_TSCONFIG_PATH=dagger/tsconfig.json node --import tsx test/helpers/introspect-module.ts
  * `scan` is internal to @dagger.io/dagger: it is pinned to 0.21.9 for that reason.
  */
@@ -66,7 +66,9 @@ try {
   const clientGen = path.join(genDir, "client.gen.ts");
   copyFileSync(path.join(sdk, "api/client.gen.d.ts"), clientGen);
   const srcDir = path.join(root, "dagger/src");
-  const files = readdirSync(srcDir).filter((file) => file.endsWith(".ts")).map((file) => path.join(srcDir, file));
+  const files = readdirSync(srcDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts"))
+    .map((entry) => path.join(entry.parentPath, entry.name));
   const moduleName = (JSON.parse(readFileSync(path.join(root, "dagger.json"), "utf8")) as { name: string }).name;
   const module = await scan([...files, clientGen], moduleName);
   const objects = Object.values(module.objects).map((object) => ({

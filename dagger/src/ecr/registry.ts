@@ -1,0 +1,213 @@
+/**
+ * The ECR calls the pipeline makes: registry login, repository set-up, lifecycle policy apply and preview.
+ * Plain TypeScript over @aws-sdk/client-ecr; the Dagger functions in ../index.ts are thin wrappers.
+ */
+import {
+  CreateRepositoryCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  GetAuthorizationTokenCommand,
+  GetLifecyclePolicyCommand,
+  GetLifecyclePolicyPreviewCommand,
+  PutImageScanningConfigurationCommand,
+  PutImageTagMutabilityCommand,
+  PutLifecyclePolicyCommand,
+  StartLifecyclePolicyPreviewCommand,
+  type LifecyclePolicyPreviewResult,
+  type Repository,
+} from "@aws-sdk/client-ecr";
+import { EcrError, translateAwsError, type CallContext } from "./errors.js";
+import { policyText, samePolicy, type LifecyclePolicy } from "./lifecycle.js";
+
+/** AWS credentials, read from Dagger secrets just before use. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Attempts per call, throttling included (the SDK retries with backoff). */
+export const MAX_ATTEMPTS = 5;
+
+/** An ECR client for `region`. Honours AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL (used by the tests to reach the emulator). */
+export function createEcrClient(region: string, credentials: AwsCredentials): ECRClient {
+  return new ECRClient({ region, credentials, maxAttempts: MAX_ATTEMPTS });
+}
+
+async function call<T>(action: string, context: CallContext, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    throw translateAwsError(error, action, context);
+  }
+}
+
+/** Registry login for `docker login` / Dagger's withRegistryAuth. `password` is secret. */
+export interface RegistryAuth {
+  registryHost: string;
+  username: string;
+  password: string;
+  expiresAt?: Date;
+}
+
+/** Decodes an ECR authorization token (base64 of `AWS:<password>`). The error never quotes the token. */
+export function decodeAuthorizationToken(token: string): { username: string; password: string } {
+  const decoded = Buffer.from(token, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0 || colon === decoded.length - 1) throw new EcrError("ECR returned an authorization token that is not base64 of user:password");
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** The registry host of an ECR proxy endpoint (`https://<account>.dkr.ecr.<region>.amazonaws.com` -> the host). */
+export function hostFromProxyEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new EcrError(`ECR returned a proxy endpoint that is not a URL: ${JSON.stringify(endpoint)}`);
+  }
+  if (!url.hostname || (url.pathname !== "/" && url.pathname !== "")) throw new EcrError(`ECR returned an unexpected proxy endpoint: ${JSON.stringify(endpoint)}`);
+  return url.host;
+}
+
+/** Gets a registry login (valid 12 hours) through GetAuthorizationToken, without registryIds (deprecated). */
+export async function getRegistryAuth(client: ECRClient, context: CallContext): Promise<RegistryAuth> {
+  const response = await call("GetAuthorizationToken", context, () => client.send(new GetAuthorizationTokenCommand({})));
+  const data = response.authorizationData?.[0];
+  if (!data?.authorizationToken || !data.proxyEndpoint) throw new EcrError("ECR returned no authorization data for GetAuthorizationToken");
+  const { username, password } = decodeAuthorizationToken(data.authorizationToken);
+  return { registryHost: hostFromProxyEndpoint(data.proxyEndpoint), username, password, ...(data.expiresAt ? { expiresAt: data.expiresAt } : {}) };
+}
+
+/**
+ * How the repository is set up: commit-SHA tags immutable while `latest` can move (IMMUTABLE_WITH_EXCLUSION),
+ * scan on push, AES-256 encryption (the default; encryption cannot change after creation).
+ */
+export const REPOSITORY_SETTINGS = {
+  imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+  imageTagMutabilityExclusionFilters: [{ filterType: "WILDCARD", filter: "latest" }],
+  imageScanningConfiguration: { scanOnPush: true },
+  encryptionConfiguration: { encryptionType: "AES256" },
+} as const;
+
+/** What a set-up step did. */
+export type Change = "created" | "updated" | "unchanged";
+
+/** The outcome of ensureRepository. */
+export interface RepositoryReport {
+  change: Change;
+  repositoryUri: string;
+  /** What was changed on an existing repository, or differs and cannot be changed. */
+  notes: string[];
+}
+
+async function describeRepository(client: ECRClient, name: string, context: CallContext): Promise<Repository | undefined> {
+  try {
+    const response = await client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
+    return response.repositories?.[0];
+  } catch (error) {
+    if ((error as { name?: string }).name === "RepositoryNotFoundException") return undefined;
+    throw translateAwsError(error, "DescribeRepositories", context);
+  }
+}
+
+function sameExclusions(repository: Repository): boolean {
+  const have = (repository.imageTagMutabilityExclusionFilters ?? []).map((f) => `${f.filterType}:${f.filter}`).sort();
+  const want = REPOSITORY_SETTINGS.imageTagMutabilityExclusionFilters.map((f) => `${f.filterType}:${f.filter}`).sort();
+  return JSON.stringify(have) === JSON.stringify(want);
+}
+
+/** Creates the repository with REPOSITORY_SETTINGS, or brings an existing one's tag mutability and scanning in line. Idempotent. */
+export async function ensureRepository(client: ECRClient, name: string, context: CallContext): Promise<RepositoryReport> {
+  const existing = await describeRepository(client, name, context);
+  if (!existing) {
+    const created = await call("CreateRepository", context, () =>
+      client.send(
+        new CreateRepositoryCommand({
+          repositoryName: name,
+          imageTagMutability: REPOSITORY_SETTINGS.imageTagMutability,
+          imageTagMutabilityExclusionFilters: [...REPOSITORY_SETTINGS.imageTagMutabilityExclusionFilters],
+          imageScanningConfiguration: { ...REPOSITORY_SETTINGS.imageScanningConfiguration },
+          encryptionConfiguration: { ...REPOSITORY_SETTINGS.encryptionConfiguration },
+        }),
+      ),
+    );
+    return { change: "created", repositoryUri: created.repository?.repositoryUri ?? "", notes: [] };
+  }
+
+  const notes: string[] = [];
+  if (existing.imageTagMutability !== REPOSITORY_SETTINGS.imageTagMutability || !sameExclusions(existing)) {
+    await call("PutImageTagMutability", context, () =>
+      client.send(
+        new PutImageTagMutabilityCommand({
+          repositoryName: name,
+          imageTagMutability: REPOSITORY_SETTINGS.imageTagMutability,
+          imageTagMutabilityExclusionFilters: [...REPOSITORY_SETTINGS.imageTagMutabilityExclusionFilters],
+        }),
+      ),
+    );
+    notes.push(`tag mutability ${existing.imageTagMutability ?? "?"} -> ${REPOSITORY_SETTINGS.imageTagMutability} (latest excluded)`);
+  }
+  if (existing.imageScanningConfiguration?.scanOnPush !== true) {
+    await call("PutImageScanningConfiguration", context, () =>
+      client.send(new PutImageScanningConfigurationCommand({ repositoryName: name, imageScanningConfiguration: { scanOnPush: true } })),
+    );
+    notes.push("scan on push enabled");
+  }
+  const changed = notes.length > 0;
+  const encryption = existing.encryptionConfiguration?.encryptionType;
+  if (encryption && encryption !== REPOSITORY_SETTINGS.encryptionConfiguration.encryptionType) {
+    notes.push(`encryption is ${encryption}, not AES256; left as is (encryption cannot change after creation)`);
+  }
+  return { change: changed ? "updated" : "unchanged", repositoryUri: existing.repositoryUri ?? "", notes };
+}
+
+/** Applies `policy` to the repository unless the stored one already means the same (compared as parsed JSON). Idempotent. */
+export async function applyLifecyclePolicy(client: ECRClient, name: string, policy: LifecyclePolicy, context: CallContext): Promise<Change> {
+  const text = policyText(policy);
+  let stored: string | undefined;
+  try {
+    stored = (await client.send(new GetLifecyclePolicyCommand({ repositoryName: name }))).lifecyclePolicyText;
+  } catch (error) {
+    if ((error as { name?: string }).name !== "LifecyclePolicyNotFoundException") throw translateAwsError(error, "GetLifecyclePolicy", context);
+  }
+  if (stored !== undefined && samePolicy(stored, policy)) return "unchanged";
+  await call("PutLifecyclePolicy", context, () => client.send(new PutLifecyclePolicyCommand({ repositoryName: name, lifecyclePolicyText: text })));
+  return stored === undefined ? "created" : "updated";
+}
+
+/** How long to wait for a lifecycle preview, and how often to ask. */
+export interface PreviewTiming {
+  pollMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * What `policy` would expire in the repository now (StartLifecyclePolicyPreview, then GetLifecyclePolicyPreview until
+ * COMPLETE). Needs the real ECR service: the emulator used in tests does not implement previews.
+ */
+export async function previewLifecyclePolicy(
+  client: ECRClient,
+  name: string,
+  policy: LifecyclePolicy,
+  context: CallContext,
+  timing: PreviewTiming = { pollMs: 2000, timeoutMs: 120_000 },
+): Promise<LifecyclePolicyPreviewResult[]> {
+  await call("StartLifecyclePolicyPreview", context, () => client.send(new StartLifecyclePolicyPreviewCommand({ repositoryName: name, lifecyclePolicyText: policyText(policy) })));
+  const deadline = Date.now() + timing.timeoutMs;
+  for (;;) {
+    const first = await call("GetLifecyclePolicyPreview", context, () => client.send(new GetLifecyclePolicyPreviewCommand({ repositoryName: name })));
+    if (first.status === "COMPLETE") {
+      const results = [...(first.previewResults ?? [])];
+      for (let token = first.nextToken; token; ) {
+        const page = await call("GetLifecyclePolicyPreview", context, () => client.send(new GetLifecyclePolicyPreviewCommand({ repositoryName: name, nextToken: token })));
+        results.push(...(page.previewResults ?? []));
+        token = page.nextToken;
+      }
+      return results;
+    }
+    if (first.status === "FAILED" || first.status === "EXPIRED") throw new EcrError(`lifecycle policy preview ${first.status.toLowerCase()} for repository "${name}" in ${context.region}`);
+    if (Date.now() > deadline) throw new EcrError(`lifecycle policy preview for repository "${name}" did not complete within ${timing.timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, timing.pollMs));
+  }
+}

@@ -1,0 +1,123 @@
+// What moto cannot do: lifecycle previews and access denied (aws-sdk-client-mock, a mocked client), and throttling
+// (the SDK's real retry loop against a loopback server that answers ThrottlingException).
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  CreateRepositoryCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  GetLifecyclePolicyPreviewCommand,
+  StartLifecyclePolicyPreviewCommand,
+} from "@aws-sdk/client-ecr";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
+import { createEcrClient, ensureRepository, getRegistryAuth, MAX_ATTEMPTS, previewLifecyclePolicy } from "../../dagger/src/ecr/registry.js";
+import { FAKE_CREDENTIALS } from "../helpers/moto.js";
+
+const context = { region: "eu-west-1", repository: "shop" };
+const fast = { pollMs: 1, timeoutMs: 1000 };
+const ecrMock = mockClient(ECRClient);
+afterEach(() => ecrMock.reset());
+
+const awsError = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: {} });
+
+describe("lifecycle preview (mocked client)", () => {
+  it("starts a preview with the policy, waits for COMPLETE and reads every page", async () => {
+    const policy = defaultLifecyclePolicy(1);
+    ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({ status: "IN_PROGRESS" });
+    ecrMock
+      .on(GetLifecyclePolicyPreviewCommand)
+      .resolvesOnce({ status: "IN_PROGRESS" })
+      .resolvesOnce({ status: "COMPLETE", previewResults: [{ imageDigest: "sha256:a", imageTags: ["old"], appliedRulePriority: 2, action: { type: "EXPIRE" } }], nextToken: "page2" })
+      .resolvesOnce({ status: "COMPLETE", previewResults: [{ imageDigest: "sha256:b", appliedRulePriority: 1, action: { type: "EXPIRE" } }] });
+    const results = await previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", policy, context, fast);
+    expect(results.map((r) => r.imageDigest)).toEqual(["sha256:a", "sha256:b"]);
+    expect(ecrMock.commandCalls(StartLifecyclePolicyPreviewCommand)[0]!.args[0].input).toEqual({ repositoryName: "shop", lifecyclePolicyText: policyText(policy) });
+    expect(ecrMock.commandCalls(GetLifecyclePolicyPreviewCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, undefined, "page2"]);
+  });
+
+  it("reports a failed preview", async () => {
+    ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({});
+    ecrMock.on(GetLifecyclePolicyPreviewCommand).resolves({ status: "FAILED" });
+    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", defaultLifecyclePolicy(), context, fast)).rejects.toThrow(
+      'lifecycle policy preview failed for repository "shop" in eu-west-1',
+    );
+  });
+
+  it("gives up after the timeout", async () => {
+    ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({});
+    ecrMock.on(GetLifecyclePolicyPreviewCommand).resolves({ status: "IN_PROGRESS" });
+    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", defaultLifecyclePolicy(), context, { pollMs: 5, timeoutMs: 30 })).rejects.toThrow(
+      'lifecycle policy preview for repository "shop" did not complete within 0.03 s',
+    );
+  });
+});
+
+describe("access denied (mocked client)", () => {
+  it("names the denied action and the permission, and stops before any later call", async () => {
+    ecrMock.on(DescribeRepositoriesCommand).rejects(awsError("RepositoryNotFoundException", "not found"));
+    ecrMock.on(CreateRepositoryCommand).rejects(awsError("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/publish is not authorized to perform: ecr:CreateRepository"));
+    await expect(ensureRepository(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", context)).rejects.toThrow(
+      'AWS denied ecr:CreateRepository on repository "shop" in eu-west-1: grant ecr:CreateRepository to the IAM role or user',
+    );
+    expect(ecrMock.calls()).toHaveLength(2);
+  });
+});
+
+describe("throttling (real SDK retries against a loopback server)", () => {
+  async function throttlingServer(throttledRequests: number) {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        requests += 1;
+        if (requests <= throttledRequests) {
+          res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": "ThrottlingException" }).end(JSON.stringify({ __type: "ThrottlingException", message: "Rate exceeded" }));
+          return;
+        }
+        const token = Buffer.from("AWS:pw").toString("base64");
+        res
+          .writeHead(200, { "content-type": "application/x-amz-json-1.1" })
+          .end(JSON.stringify({ authorizationData: [{ authorizationToken: token, proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", expiresAt: 1_900_000_000 }] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = new ECRClient({
+      region: "eu-west-1",
+      credentials: FAKE_CREDENTIALS,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      maxAttempts: MAX_ATTEMPTS,
+    });
+    return { client, requests: () => requests, close: () => server.close() };
+  }
+
+  it("retries throttled calls and succeeds when the throttling stops", async () => {
+    ecrMock.restore();
+    const server = await throttlingServer(2);
+    try {
+      const auth = await getRegistryAuth(server.client, { region: "eu-west-1" });
+      expect(auth.password).toBe("pw");
+      expect(server.requests()).toBe(3);
+    } finally {
+      server.close();
+    }
+  });
+
+  it(`gives up after ${MAX_ATTEMPTS} attempts with one clear line`, async () => {
+    ecrMock.restore();
+    const server = await throttlingServer(1000);
+    try {
+      await expect(getRegistryAuth(server.client, { region: "eu-west-1" })).rejects.toThrow(
+        `ECR throttled ecr:GetAuthorizationToken in eu-west-1 and ${MAX_ATTEMPTS} attempts were used up: retry later`,
+      );
+      expect(server.requests()).toBe(MAX_ATTEMPTS);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("the pipeline's client is configured with that many attempts", async () => {
+    expect(await createEcrClient("eu-west-1", FAKE_CREDENTIALS).config.maxAttempts()).toBe(MAX_ATTEMPTS);
+  });
+});

@@ -1,0 +1,83 @@
+// The ECR code against a real ECR API: moto's server on loopback (test/helpers/moto.ts). Skipped with the reason
+// when moto is not installed; .ci/run sets REQUIRE_MOTO=1 so that CI fails instead of skipping.
+import { DescribeRepositoriesCommand, GetLifecyclePolicyCommand, PutLifecyclePolicyCommand, PutImageTagMutabilityCommand, type ECRClient } from "@aws-sdk/client-ecr";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EcrError } from "../../dagger/src/ecr/errors.js";
+import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth } from "../../dagger/src/ecr/registry.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
+
+const unavailable = motoUnavailableReason();
+const REGION = "eu-west-1";
+const REPOSITORY = "team/hono-ecr-service";
+const context = { region: REGION, repository: REPOSITORY };
+
+describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let moto: Moto;
+  let client: ECRClient;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    client = createEcrClient(REGION, FAKE_CREDENTIALS);
+  }, 60_000);
+  afterAll(() => moto?.stop());
+  beforeEach(async () => moto.reset());
+
+  it("creates the repository with scan on push, immutable tags except latest, AES-256", async () => {
+    const report = await ensureRepository(client, REPOSITORY, context);
+    expect(report).toEqual({ change: "created", repositoryUri: `123456789012.dkr.ecr.${REGION}.amazonaws.com/${REPOSITORY}`, notes: [] });
+    const [repo] = (await client.send(new DescribeRepositoriesCommand({ repositoryNames: [REPOSITORY] }))).repositories ?? [];
+    expect(repo).toMatchObject({
+      imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+      imageTagMutabilityExclusionFilters: [{ filterType: "WILDCARD", filter: "latest" }],
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: { encryptionType: "AES256" },
+    });
+  });
+
+  it("is idempotent: a second run changes nothing", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    expect(await ensureRepository(client, REPOSITORY, context)).toMatchObject({ change: "unchanged", notes: [] });
+  });
+
+  it("brings an existing repository's tag mutability back in line and says so", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    await client.send(new PutImageTagMutabilityCommand({ repositoryName: REPOSITORY, imageTagMutability: "MUTABLE" }));
+    const report = await ensureRepository(client, REPOSITORY, context);
+    expect(report.change).toBe("updated");
+    expect(report.notes).toEqual(["tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest excluded)"]);
+    expect(await ensureRepository(client, REPOSITORY, context)).toMatchObject({ change: "unchanged" });
+  });
+
+  it("applies the lifecycle policy, then reports unchanged, and reads back equal", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    const policy = defaultLifecyclePolicy(3);
+    expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("created");
+    expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("unchanged");
+    const stored = (await client.send(new GetLifecyclePolicyCommand({ repositoryName: REPOSITORY }))).lifecyclePolicyText;
+    expect(JSON.parse(stored!)).toEqual(policy);
+  });
+
+  it("treats a stored policy with reordered rules as unchanged, and a different one as updated", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    const policy = defaultLifecyclePolicy(2);
+    await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: JSON.stringify({ rules: [...policy.rules].reverse() }) }));
+    expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("unchanged");
+    await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: policyText(defaultLifecyclePolicy(9)) }));
+    expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("updated");
+    expect(JSON.parse((await client.send(new GetLifecyclePolicyCommand({ repositoryName: REPOSITORY }))).lifecyclePolicyText!)).toEqual(policy);
+  });
+
+  it("gets and decodes a registry login", async () => {
+    const auth = await getRegistryAuth(client, { region: REGION });
+    expect(auth.registryHost).toBe(`123456789012.dkr.ecr.${REGION}.amazonaws.com`);
+    expect(auth.username).toBe("AWS");
+    expect(auth.password).toBe("123456789012-auth-token");
+  });
+
+  it("a missing repository suggests setup-registry", async () => {
+    const error = await applyLifecyclePolicy(client, "does-not-exist", defaultLifecyclePolicy(), { region: REGION, repository: "does-not-exist" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcrError);
+    expect((error as Error).message).toBe('ECR repository "does-not-exist" does not exist in eu-west-1: create it once with `dagger call setup-registry` (README, "Publishing to ECR")');
+  });
+});

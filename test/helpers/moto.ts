@@ -1,0 +1,65 @@
+/**
+ * moto's ECR API emulator (`python3 -m moto.server`), started on a free loopback port for one test file.
+ * It implements the ECR API calls the pipeline makes, except lifecycle previews and the Docker registry itself.
+ * Without moto the ECR integration tests are skipped, unless REQUIRE_MOTO=1 (set by .ci/run), which makes them fail.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import net from "node:net";
+
+export interface Moto {
+  url: string;
+  /** Clears every repository and policy (POST /moto-api/reset). */
+  reset: () => Promise<void>;
+  stop: () => void;
+}
+
+/** Why moto cannot run here, or undefined when it can. */
+export function motoUnavailableReason(): string | undefined {
+  const probe = spawnSync("python3", ["-c", "import moto, flask; print(moto.__version__)"], { encoding: "utf8" });
+  if (probe.status === 0) return undefined;
+  const reason = `moto (python3 -m moto.server) is not installed: ${(probe.stderr || String(probe.error)).trim().split("\n").pop()}`;
+  if (process.env.REQUIRE_MOTO === "1") throw new Error(`REQUIRE_MOTO=1 but ${reason}`);
+  return reason;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts moto and waits until it answers; points the AWS SDK's ECR client at it through AWS_ENDPOINT_URL_ECR. */
+export async function startMoto(): Promise<Moto> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/moto-api/reset`, { method: "POST" })).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill();
+      throw new Error(`moto did not start on ${url}: ${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  process.env.AWS_ENDPOINT_URL_ECR = url;
+  return {
+    url,
+    reset: async () => void (await fetch(`${url}/moto-api/reset`, { method: "POST" })),
+    stop: () => {
+      delete process.env.AWS_ENDPOINT_URL_ECR;
+      child.kill();
+    },
+  };
+}
+
+/** Credentials moto accepts (any will do); never real ones. */
+export const FAKE_CREDENTIALS = { accessKeyId: "AKIAFAKEFAKEFAKEFAKE", secretAccessKey: "fake-secret-access-key-for-tests" };
