@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/process.js";
+import { checkDaggerCall, daggerCallsIn } from "../helpers/dagger-calls.js";
 import { moduleSurface, type ModuleSurface } from "../helpers/module-surface.js";
 import { SOURCE_IGNORE } from "../../dagger/src/versions.js";
 
@@ -59,6 +60,12 @@ describe("module registration", () => {
       expect(fn.description, fn.name).toMatch(/Example: `dagger call /);
       for (const arg of fn.args) expect(arg.description, `${fn.name}.${arg.name}`).toMatch(/\S/);
     }
+  });
+
+  it("every example command in the docs strings calls a function with arguments that exist", () => {
+    const examples = surface.objects[0]!.functions.flatMap((fn) => daggerCallsIn(fn.description));
+    expect(examples.length).toBe(surface.objects[0]!.functions.length);
+    expect(examples.flatMap((command) => checkDaggerCall(command, surface))).toEqual([]);
   });
 });
 

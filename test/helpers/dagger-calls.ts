@@ -1,0 +1,77 @@
+/**
+ * Checks `dagger call ...` command lines written in docs and workflows against the module's registered surface:
+ * the function must exist, every `--flag` must be one of its arguments (or the constructor's), and a chained call must
+ * be a core method of the function's return type.
+ */
+import { kebab, type ModuleSurface } from "./module-surface.js";
+
+/** Core methods that may follow a function returning these types in the commands we write. */
+const CHAINABLE: Record<string, string[]> = {
+  Container: ["export", "terminal", "publish", "as-tarball", "stdout", "with-exec", "up", "as-service"],
+  Service: ["up", "endpoint"],
+};
+
+/** Splits a shell command line into words, keeping quoted strings, $(...) and ${{ ... }} inside one word. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word += c;
+    } else if ((c === "$" && (line[i + 1] === "(" || line[i + 1] === "{")) || (depth > 0 && (c === "(" || c === "{"))) {
+      if (c === "$") {
+        word += c + line[i + 1]!;
+        i++;
+      } else word += c;
+      depth++;
+    } else if (depth > 0 && (c === ")" || c === "}")) {
+      depth--;
+      word += c;
+    } else if (/\s/.test(c) && depth === 0) {
+      if (word) words.push(word);
+      word = "";
+    } else word += c;
+  }
+  if (word) words.push(word);
+  return words;
+}
+
+/** Every `dagger call ...` command in `text` (backslash continuations joined; stops at `|`, `&&`, `;` or a backtick). */
+export function daggerCallsIn(text: string): string[] {
+  const joined = text.replace(/\\\n\s*/g, " ");
+  return [...joined.matchAll(/dagger call ([^`\n|;&]*)/g)].map((match) => `dagger call ${match[1]!.trim()}`);
+}
+
+/** The problems of one `dagger call ...` command; empty when it matches the module. */
+export function checkDaggerCall(command: string, surface: ModuleSurface): string[] {
+  const words = shellWords(command).slice(2);
+  const object = surface.objects[0]!;
+  const problems: string[] = [];
+  const flagName = (word: string) => word.replace(/^--/, "").split("=")[0]!;
+  while (words[0]?.startsWith("--")) {
+    const flag = flagName(words.shift()!);
+    if (!object.constructorArgs.some((arg) => kebab(arg.name) === flag)) problems.push(`${command}: --${flag} is not a module (constructor) argument`);
+  }
+  const name = words.shift();
+  const fn = object.functions.find((candidate) => kebab(candidate.name) === name);
+  if (!fn) return [...problems, `${command}: no function named ${String(name)}`];
+  while (words[0]?.startsWith("--")) {
+    const word = words.shift()!;
+    const flag = flagName(word);
+    if (!word.includes("=")) problems.push(`${command}: write --${flag}=VALUE`);
+    if (!fn.args.some((arg) => kebab(arg.name) === flag)) problems.push(`${command}: ${name} has no argument --${flag}`);
+  }
+  const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
+  const given = shellWords(command).filter((word) => word.startsWith("--")).map(flagName);
+  for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} is missing`);
+  const chained = words.shift();
+  if (chained !== undefined && !(CHAINABLE[fn.returnType] ?? []).includes(chained)) problems.push(`${command}: ${chained} cannot follow ${name}, which returns ${fn.returnType}`);
+  return problems;
+}

