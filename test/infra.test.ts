@@ -1,0 +1,176 @@
+// The infra/ CDK stack, synthesized offline, checked with aws-cdk-lib/assertions; and `cdk synth` through the real CLI.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../dagger/src/ecr/validate.js";
+import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
+import { ROOT } from "./helpers/process.js";
+
+const CONTEXT: Record<string, string> = { githubRepository: "acme/shop", githubOwnerId: "1111", githubRepositoryId: "2222", region: "eu-west-1", ecrRepository: "shop/web" };
+const settings = (overrides: Record<string, string> = {}): IdentitySettings => readIdentitySettings((key) => ({ ...CONTEXT, ...overrides })[key]);
+
+function synth(overrides: Record<string, string> = {}): Template {
+  const app = new App();
+  const stack = new GithubActionsIdentityStack(app, "Identity", { settings: settings(overrides), env: { account: "123456789012", region: "eu-west-1" } });
+  return Template.fromStack(stack);
+}
+
+/** The repository's ARN as CloudFormation builds it (partition-aware: aws, aws-cn, aws-us-gov). */
+const REPOSITORY_ARN = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:eu-west-1:123456789012:repository/shop/web"]] };
+const trust = (subjects: string[]) =>
+  Match.objectLike({
+    Statement: [
+      {
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Effect: "Allow",
+        Principal: { Federated: Match.anyValue() },
+        Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": subjects } },
+      },
+    ],
+  });
+
+/** The statements of the policy attached to the role whose logical id starts with `rolePrefix`. */
+function statementsOf(template: Template, rolePrefix: string): { Action: string | string[]; Resource: unknown }[] {
+  const policies = template.findResources("AWS::IAM::Policy");
+  const [policy] = Object.entries(policies).filter(([id]) => id.startsWith(`${rolePrefix}DefaultPolicy`));
+  return (policy![1] as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement;
+}
+
+describe("GitHub Actions identity stack", () => {
+  it("creates the GitHub OIDC provider for the STS audience", () => {
+    synth().hasResourceProperties("AWS::IAM::OIDCProvider", { Url: "https://token.actions.githubusercontent.com", ClientIdList: ["sts.amazonaws.com"] });
+  });
+
+  it("imports an existing provider instead of creating a second one", () => {
+    const arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
+    const template = synth({ existingOidcProviderArn: arn });
+    template.resourceCountIs("AWS::IAM::OIDCProvider", 0);
+    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Federated: arn } })] }) });
+  });
+
+  it("trusts only this repository's main branch, in both the name and the immutable id form", () => {
+    const template = synth();
+    template.resourceCountIs("AWS::IAM::Role", 2);
+    const subjects = ["repo:acme/shop:ref:refs/heads/main", "repo:acme@1111/shop@2222:ref:refs/heads/main"];
+    template.allResourcesProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(subjects) });
+    // Exactly this document: no other condition (no StringLike wildcard), no other principal.
+    const [providerId] = Object.keys(template.findResources("AWS::IAM::OIDCProvider"));
+    for (const role of Object.values(template.findResources("AWS::IAM::Role")) as { Properties: { AssumeRolePolicyDocument: unknown } }[]) {
+      expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Effect: "Allow",
+            Principal: { Federated: { Ref: providerId } },
+            Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": subjects } },
+          },
+        ],
+      });
+    }
+  });
+
+  it("follows another branch when asked", () => {
+    synth({ branch: "release" }).allResourcesProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: trust(["repo:acme/shop:ref:refs/heads/release", "repo:acme@1111/shop@2222:ref:refs/heads/release"]),
+    });
+  });
+
+  it("lets the publish role log in anywhere but push only to the one repository", () => {
+    const statements = statementsOf(synth(), "PublishRole");
+    expect(statements).toEqual([
+      { Action: LOGIN_ACTIONS[0], Effect: "Allow", Resource: "*" },
+      { Action: PUBLISH_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+    ]);
+    expect(PUBLISH_ACTIONS).toEqual([
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:InitiateLayerUpload",
+      "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload",
+      "ecr:PutImage",
+      "ecr:BatchGetImage",
+      "ecr:DescribeRepositories",
+      "ecr:DescribeImages",
+    ]);
+  });
+
+  it("lets the registry role manage only the one repository, and not push", () => {
+    const statements = statementsOf(synth(), "RegistryRole");
+    expect(statements).toEqual([{ Action: REGISTRY_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN }]);
+    expect(REGISTRY_ACTIONS).not.toContain("ecr:PutImage");
+    expect(REGISTRY_ACTIONS).toContain("ecr:PutLifecyclePolicy");
+  });
+
+  it("outputs the values for the repository variables", () => {
+    const outputs = synth().findOutputs("*");
+    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn"]);
+    expect(outputs.PublishRoleArn!.Description).toBe("Repository variable AWS_PUBLISH_ROLE_ARN");
+    expect(outputs.EcrRepositoryName!.Value).toBe("shop/web");
+  });
+});
+
+describe("context validation", () => {
+  it.each([
+    [{ githubRepository: "" }, "context githubRepository is required: pass -c githubRepository=OWNER/REPO"],
+    [{ githubRepository: "acme" }, 'context githubRepository="acme" is invalid: expected OWNER/REPO, e.g. acme/shop'],
+    [{ githubOwnerId: "" }, "context githubOwnerId is required: pass -c githubOwnerId=... -c githubRepositoryId=... (from: gh api repos/acme/shop --jq '.owner.id, .id')"],
+    [{ githubRepositoryId: "12a" }, 'context githubRepositoryId="12a" is invalid: expected the repository\'s numeric id'],
+    [{ branch: "bad..branch" }, 'context branch="bad..branch" is invalid: expected a git branch name, e.g. main'],
+    [{ ecrRepository: "Shop" }, 'repository "Shop" is not a valid ECR repository name'],
+    [{ region: "europe" }, 'region "europe" is not an AWS region name'],
+    [{ existingOidcProviderArn: "arn:aws:iam::123:oidc-provider/x" }, 'context existingOidcProviderArn="arn:aws:iam::123:oidc-provider/x" is invalid'],
+  ])("rejects %j", (overrides, message) => {
+    expect(() => settings(overrides)).toThrow(InputError);
+    expect(() => settings(overrides)).toThrow(message);
+  });
+
+  it("defaults the branch to main, the repository to hono-ecr-service, the region to the CLI's", () => {
+    const read = readIdentitySettings((key) => ({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2" })[key], "ap-southeast-2");
+    expect(read).toEqual({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2", branch: "main", ecrRepository: "hono-ecr-service", region: "ap-southeast-2" });
+    expect(() => readIdentitySettings((key) => ({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2" })[key])).toThrow("context region is required");
+  });
+});
+
+describe("cdk synth (the real CLI, offline)", () => {
+  const run = promisify(execFile);
+  const cdk = path.join(ROOT, "node_modules/.bin/cdk");
+
+  it("synthesizes the stack from the context given on the command line", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "cdk-out-"));
+    try {
+      const context = Object.entries(CONTEXT).flatMap(([key, value]) => ["-c", `${key}=${value}`]);
+      await run(cdk, ["synth", "-q", "-o", out, ...context], { cwd: ROOT, env: { ...process.env, CDK_DISABLE_VERSION_CHECK: "1" }, timeout: 120_000 });
+      const template = JSON.parse(readFileSync(path.join(out, "GithubActionsEcrIdentity.template.json"), "utf8")) as { Resources: Record<string, { Type: string }> };
+      expect(Object.values(template.Resources).map((resource) => resource.Type).sort()).toEqual([
+        "AWS::CDK::Metadata",
+        "AWS::IAM::OIDCProvider",
+        "AWS::IAM::Policy",
+        "AWS::IAM::Policy",
+        "AWS::IAM::Role",
+        "AWS::IAM::Role",
+      ]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("stops with the context error when a required value is missing", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "cdk-out-"));
+    try {
+      const error = await run(cdk, ["synth", "-q", "-o", out, "-c", "region=eu-west-1"], { cwd: ROOT, env: { ...process.env, CDK_DISABLE_VERSION_CHECK: "1" }, timeout: 120_000 }).catch(
+        (e: unknown) => e as { code: number; stderr: string },
+      );
+      expect((error as { code: number }).code).not.toBe(0);
+      expect((error as { stderr: string }).stderr).toContain("context githubRepository is required: pass -c githubRepository=OWNER/REPO");
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
