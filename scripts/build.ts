@@ -5,7 +5,7 @@
 //   BUILD_TIME  an ISO timestamp (default: SOURCE_DATE_EPOCH if set, else now)
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { build } from "esbuild";
+import { bundle } from "./bundle.js";
 
 function gitCommit(): string {
   try {
@@ -23,25 +23,7 @@ function buildTime(): string {
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 const buildInfo = { version: pkg.version, commit: process.env.GIT_COMMIT || gitCommit(), buildTime: buildTime() };
-
 const outfile = process.argv[2] ?? "dist/server.mjs";
 
-const result = await build({
-  entryPoints: ["src/main.ts"],
-  outfile,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  minifySyntax: true,
-  sourcemap: false,
-  legalComments: "none",
-  metafile: true,
-  define: { __BUILD_INFO__: JSON.stringify(buildInfo) },
-  // pino and its dependencies are CommonJS: give the ESM bundle a `require` for the Node built-ins they load.
-  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
-  logLevel: "warning",
-});
-
-const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+const bytes = await bundle({ entryPoint: "src/main.ts", outfile, define: { __BUILD_INFO__: JSON.stringify(buildInfo) } });
 console.log(`${outfile}: ${(bytes / 1024).toFixed(1)} KiB, version ${buildInfo.version}, commit ${buildInfo.commit}, built ${buildInfo.buildTime}`);

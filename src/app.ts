@@ -78,12 +78,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     if (isDraining()) c.header("Connection", "close");
   });
   app.use(secureHeaders());
-  app.use(
-    bodyLimit({
-      maxSize: config.bodyLimitBytes,
-      onError: (c) => errorResponse(c, 413, "payload_too_large", `request body is larger than the limit of ${config.bodyLimitBytes} bytes`),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: config.bodyLimitBytes,
+    onError: (c) => errorResponse(c, 413, "payload_too_large", `request body is larger than the limit of ${config.bodyLimitBytes} bytes`),
+  });
+  // GET and HEAD carry no body; skipping them also spares building a full Request object on the hot path.
+  app.use((c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
   app.use(
     timeout(config.requestTimeoutMs, () => new HTTPException(503, { message: `request took longer than the limit of ${config.requestTimeoutMs} ms` })),
   );

@@ -43,10 +43,10 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** Every `dagger call ...` command in `text` (backslash continuations joined; stops at `|`, `&&`, `;` or a backtick). */
+/** Every `dagger call ...` command in `text` (backslash continuations joined; stops at `|`, `&&`, `;`, a backtick, or markup: `<`, `"`, `]`). */
 export function daggerCallsIn(text: string): string[] {
   const joined = text.replace(/\\\n\s*/g, " ");
-  return [...joined.matchAll(/dagger call ([^`\n|;&]*)/g)].map((match) => `dagger call ${match[1]!.trim()}`);
+  return [...joined.matchAll(/dagger call ([^`\n|;&<"\]]*)/g)].map((match) => `dagger call ${match[1]!.trim()}`);
 }
 
 /** The problems of one `dagger call ...` command; empty when it matches the module. */

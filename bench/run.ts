@@ -1,0 +1,226 @@
+/**
+ * Benchmarks of the bundled service on loopback, all measured in one run so that ratios hold on a noisy machine:
+ * throughput and latency (autocannon) for /healthz, / and /api/greeting against the production configuration, the same
+ * for a bare Hono app, cold start (spawn to first 200 on /healthz), RSS idle and after load, and with --soak N a steady
+ * load for N seconds with RSS sampled. Prints a table, checks the targets, writes docs/benchmarks.{md,json}.
+ *
+ * Usage: npm run bench [-- --duration 10] [--connections 50] [--starts 15] [--soak 60]
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { bundle } from "../scripts/bundle.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "50" },
+    starts: { type: "string", default: "15" },
+    soak: { type: "string" },
+  },
+});
+const DURATION_S = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const STARTS = Number(args.starts);
+const SOAK_S = args.soak === undefined ? undefined : Number(args.soak);
+
+/** A server process under test. */
+interface Server {
+  child: ChildProcess;
+  port: number;
+}
+
+async function startServer(file: string, env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = "";
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const line = buffered.split("\n").find((text) => text.includes('"listening"'));
+      if (line) {
+        // Keep reading (and discarding) the access log, as a log driver would, so the pipe never fills.
+        child.stdout.off("data", onData).resume();
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before listening`)));
+  });
+  return { child, port };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.child.once("exit", resolve));
+  server.child.kill("SIGTERM");
+  await exited;
+}
+
+/** Resident set size of a process in MiB (Linux: /proc/PID/status). */
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/** One load run's figures. */
+interface LoadResult {
+  target: string;
+  path: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(target: string, server: Server, urlPath: string, durationS = DURATION_S, connections = CONNECTIONS): Promise<LoadResult> {
+  const result = await autocannon({ url: `http://127.0.0.1:${server.port}${urlPath}`, connections, duration: durationS, pipelining: 1 });
+  return {
+    target,
+    path: urlPath,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/** Milliseconds from spawn to the first 200 on /healthz, polling every millisecond. */
+async function coldStart(file: string, port: number): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
+  try {
+    for (;;) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (res.status === 200) return performance.now() - started;
+      } catch {
+        // not listening yet
+      }
+      if (child.exitCode !== null) throw new Error(`cold start: the service exited with ${child.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } finally {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+  try {
+    const service = path.join(dir, "server.mjs");
+    const bare = path.join(dir, "bare.mjs");
+    await bundle({ entryPoint: path.join(ROOT, "src/main.ts"), outfile: service });
+    await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: bare });
+    console.error(`benchmark: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${STARTS} cold starts${SOAK_S ? `, soak ${SOAK_S} s` : ""}`);
+
+    // Cold start first, on an idle machine.
+    const freePort = 18_000 + Math.floor(Math.random() * 1000);
+    const starts: number[] = [];
+    for (let i = 0; i < STARTS; i++) starts.push(await coldStart(service, freePort));
+
+    const production = await startServer(service);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idleRss = rssMiB(production.child.pid!);
+    const runs: LoadResult[] = [];
+    const baseline = await startServer(bare);
+    await load("warm-up", production, "/healthz", 2);
+    await load("warm-up", baseline, "/healthz", 2);
+    runs.push(await load("bare Hono", baseline, "/healthz"));
+    await stopServer(baseline);
+    for (const urlPath of ["/healthz", "/", "/api/greeting?name=Ada"]) runs.push(await load("production", production, urlPath));
+    const afterLoadRss = rssMiB(production.child.pid!);
+
+    let soak: { seconds: number; connections: number; samplesMiB: number[]; growthPercent: number; requests: number; errors: number } | undefined;
+    if (SOAK_S) {
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(round(rssMiB(production.child.pid!))), 1000);
+      const soakRun = await load("soak", production, "/api/greeting?name=Ada", SOAK_S, 10);
+      clearInterval(sampler);
+      // Growth from the end of the first tenth (warmed up) to the end.
+      const warm = samples[Math.max(0, Math.floor(samples.length / 10) - 1)]!;
+      soak = { seconds: SOAK_S, connections: 10, samplesMiB: samples, growthPercent: round(((samples.at(-1)! - warm) / warm) * 100), requests: soakRun.requests, errors: soakRun.errors + soakRun.non2xx };
+    }
+    await stopServer(production);
+
+    const bareHealthz = runs.find((run) => run.target === "bare Hono")!;
+    const prodHealthz = runs.find((run) => run.target === "production" && run.path === "/healthz")!;
+    const ratio = round(prodHealthz.requestsPerSecond / bareHealthz.requestsPerSecond, 2);
+    const coldMedian = round(median(starts));
+    const targets = [
+      { target: "production /healthz throughput >= 0.8x bare Hono", value: `${ratio}x`, pass: ratio >= 0.8 },
+      { target: `p99 <= 10 ms at ${CONNECTIONS} connections (every production route)`, value: `${Math.max(...runs.filter((r) => r.target === "production").map((r) => r.p99Ms))} ms`, pass: runs.filter((r) => r.target === "production").every((r) => r.p99Ms <= 10) },
+      { target: "cold start <= 150 ms (median)", value: `${coldMedian} ms`, pass: coldMedian <= 150 },
+      { target: "idle RSS <= 60 MB", value: `${round(idleRss)} MiB`, pass: idleRss <= 60 },
+      ...(soak ? [{ target: "RSS growth under soak <= 10%", value: `${soak.growthPercent}%`, pass: soak.growthPercent <= 10 }] : []),
+      { target: "zero errors and non-2xx", value: String(runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0) + (soak?.errors ?? 0)), pass: runs.every((r) => r.errors + r.non2xx === 0) && (soak?.errors ?? 0) === 0 },
+    ];
+
+    const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` };
+    const command = `npm run bench -- --duration ${DURATION_S} --connections ${CONNECTIONS} --starts ${STARTS}${SOAK_S ? ` --soak ${SOAK_S}` : ""}`;
+    const report = { date: new Date().toISOString(), command, machine, runs, ratioToBare: ratio, coldStartMs: { median: coldMedian, all: starts.map((s) => round(s)) }, rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) }, soak, targets };
+
+    const table = [
+      "| target | route | req/s | p50 ms | p99 ms | max ms | requests | errors | non-2xx |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+      ...runs.map((r) => `| ${r.target} | \`${r.path}\` | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.requests} | ${r.errors} | ${r.non2xx} |`),
+    ].join("\n");
+    const checks = ["| target | measured | met |", "|---|---|---|", ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.pass ? "yes" : "**no**"} |`)].join("\n");
+    console.log(`\n${table}\n\ncold start: median ${coldMedian} ms over ${STARTS} starts; RSS idle ${round(idleRss)} MiB, after load ${round(afterLoadRss)} MiB`);
+    if (soak) console.log(`soak: ${soak.seconds} s at ${soak.connections} connections, ${soak.requests} requests, RSS ${soak.samplesMiB[0]} -> ${soak.samplesMiB.at(-1)} MiB (${soak.growthPercent}% after warm-up)`);
+    console.log(`\n${checks}\n`);
+
+    writeFileSync(path.join(ROOT, "docs/benchmarks.json"), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(
+      path.join(ROOT, "docs/benchmarks.md"),
+      [
+        "# Benchmarks",
+        "",
+        `Measured ${report.date.slice(0, 10)} with \`${command}\` (written by bench/run.ts; raw figures in benchmarks.json).`,
+        "",
+        `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}. Load generator (autocannon) and`,
+        "server share the machine; both servers are bundles started with `node` on loopback. The production configuration has",
+        "every middleware on and writes the JSON access log to a pipe (as a log driver would read it); `/healthz` is not logged.",
+        "Compare ratios measured in one run, not absolute figures across machines.",
+        "",
+        "## Throughput and latency",
+        "",
+        table,
+        "",
+        `Production \`/healthz\` throughput is **${ratio}x** the bare Hono app's.`,
+        "",
+        "## Cold start and memory",
+        "",
+        `Cold start (spawn to first 200 on \`/healthz\`): median **${coldMedian} ms** over ${STARTS} starts (${starts.map((s) => round(s)).join(", ")} ms).`,
+        "",
+        `RSS: **${round(idleRss)} MiB** idle after start, **${round(afterLoadRss)} MiB** after the load runs.`,
+        ...(soak
+          ? ["", "## Soak", "", `${soak.seconds} s of steady load on \`/api/greeting\` at ${soak.connections} connections, ${soak.requests} requests, ${soak.errors} errors. RSS sampled every second: ${soak.samplesMiB[0]} MiB at the start, ${soak.samplesMiB.at(-1)} MiB at the end, **${soak.growthPercent}%** growth after warm-up.`]
+          : []),
+        "",
+        "## Targets",
+        "",
+        checks,
+        "",
+      ].join("\n"),
+    );
+    console.error("wrote docs/benchmarks.md and docs/benchmarks.json");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

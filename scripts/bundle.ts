@@ -1,0 +1,33 @@
+/**
+ * esbuild settings for a self-contained service bundle: one ESM file that runs with `node` and no node_modules.
+ * Used by `npm run build` (scripts/build.ts) and by the benchmark for its bare-Hono baseline, so both are built alike.
+ */
+import { build } from "esbuild";
+
+/** What to bundle and where; `define` replaces identifiers at build time (build info). */
+export interface BundleOptions {
+  entryPoint: string;
+  outfile: string;
+  define?: Record<string, string>;
+}
+
+/** Bundles `entryPoint` to `outfile`; resolves with the bundle's size in bytes. */
+export async function bundle(options: BundleOptions): Promise<number> {
+  const result = await build({
+    entryPoints: [options.entryPoint],
+    outfile: options.outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    minifySyntax: true,
+    sourcemap: false,
+    legalComments: "none",
+    metafile: true,
+    define: options.define ?? {},
+    // pino and its dependencies are CommonJS: give the ESM bundle a `require` for the Node built-ins they load.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+    logLevel: "warning",
+  });
+  return Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+}

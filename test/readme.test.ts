@@ -1,0 +1,91 @@
+// The README stays true: its tables and commands are checked against the code they describe.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { SETTINGS } from "../src/config.js";
+import { NODE_IMAGE } from "../dagger/src/versions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { checkDaggerCall, daggerCallsIn } from "./helpers/dagger-calls.js";
+import { kebab, moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
+import { ROOT } from "./helpers/process.js";
+import { createTestService } from "./helpers/service.js";
+
+const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+const json = <T>(file: string) => JSON.parse(readFileSync(path.join(ROOT, file), "utf8")) as T;
+
+/** The rows of the first Markdown table after `heading`, as arrays of cell texts. */
+function tableAfter(heading: string): string[][] {
+  const start = readme.indexOf(heading);
+  expect(start, heading).toBeGreaterThanOrEqual(0);
+  const lines = readme.slice(start).split("\n");
+  const first = lines.findIndex((line) => line.startsWith("|"));
+  const rows: string[][] = [];
+  for (const line of lines.slice(first + 2)) {
+    if (!line.startsWith("|")) break;
+    rows.push(line.slice(1, -1).split(" | ").map((cell) => cell.trim()));
+  }
+  return rows;
+}
+
+describe("README", () => {
+  it("gives the two set-up commands", () => {
+    expect(readme).toContain("npm ci && npm test");
+    expect(readme).toContain("npm ci && npm start");
+    const scripts = json<{ scripts: Record<string, string> }>("package.json").scripts;
+    expect(scripts.prestart).toBe("npm run build");
+    expect(scripts.test).toBe("vitest run");
+  });
+
+  it("lists every configuration variable with its default and meaning", () => {
+    expect(tableAfter("## Configuration")).toEqual(SETTINGS.map((setting) => [`\`${setting.env}\``, `\`${String(setting.default)}\``, setting.meaning]));
+  });
+
+  it("lists every route of the app", () => {
+    const { app } = createTestService();
+    const routes = app.routes.filter((route) => route.method !== "ALL").map((route) => `${route.method} ${route.path}`);
+    const documented = tableAfter("## Endpoints").map(([cell]) => cell!.replace(/`/g, "").replace(/\?.*$/, ""));
+    expect(documented.sort()).toEqual([...new Set(routes)].sort());
+  });
+
+  it("lists every npm script a developer runs", () => {
+    const scripts = Object.keys(json<{ scripts: Record<string, string> }>("package.json").scripts).filter((name) => !/^(pre|post)/.test(name));
+    const documented = tableAfter("## Scripts").map(([cell]) => cell!.replace(/`/g, "").replace(/^npm (run )?/, ""));
+    expect(documented.sort()).toEqual(scripts.sort());
+  });
+
+  it("lists the IAM permissions the CDK stack grants", () => {
+    const rows = tableAfter("### IAM permissions");
+    const actions = (row: string[] | undefined) => [...(row?.[1] ?? "").matchAll(/`(ecr:\w+)`/g)].map((match) => match[1]);
+    expect(actions(rows[0])).toEqual(LOGIN_ACTIONS);
+    expect(actions(rows[1])).toEqual(PUBLISH_ACTIONS);
+    expect(actions(rows[2])).toEqual(REGISTRY_ACTIONS);
+  });
+
+  it("states the pinned versions the code uses", () => {
+    const engine = json<{ engineVersion: string }>("dagger.json").engineVersion;
+    const rows = Object.fromEntries(tableAfter("## Pinned versions").map(([what, pin]) => [what!, pin!]));
+    expect(rows["Dagger engine and CLI"]).toBe(engine);
+    expect(rows["Node.js images"]).toBe(`\`${NODE_IMAGE}\``);
+    expect(rows["`@aws-sdk/client-ecr`"]).toBe(json<{ dependencies: Record<string, string> }>("dagger/package.json").dependencies["@aws-sdk/client-ecr"]);
+    expect(rows["`@dagger.io/dagger` (types, introspector, offline tests)"]).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies["@dagger.io/dagger"]);
+    expect(rows.TypeScript).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies.typescript);
+  });
+
+  describe("dagger commands", () => {
+    let surface: ModuleSurface;
+    beforeAll(() => {
+      surface = moduleSurface();
+    }, 60_000);
+
+    it("every `dagger call` names a function and arguments that exist", () => {
+      const calls = daggerCallsIn(readme);
+      expect(calls.length).toBeGreaterThan(10);
+      expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
+    });
+
+    it("the function table lists every function", () => {
+      const documented = tableAfter("## Pipeline (Dagger)").map(([cell]) => cell!.replace(/`/g, ""));
+      expect(documented).toEqual(surface.objects[0]!.functions.map((fn) => kebab(fn.name)));
+    });
+  });
+});
