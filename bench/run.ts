@@ -7,12 +7,13 @@
  * Usage: npm run bench [-- --duration 10] [--connections 50] [--starts 15] [--soak 60]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { bundle } from "../scripts/bundle.js";
+import { rssMiB } from "../scripts/rss.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -57,12 +58,6 @@ async function stopServer(server: Server): Promise<void> {
   const exited = new Promise((resolve) => server.child.once("exit", resolve));
   server.child.kill("SIGTERM");
   await exited;
-}
-
-/** Resident set size of a process in MiB (Linux: /proc/PID/status). */
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
 /** One load run's figures. */
@@ -127,10 +122,16 @@ async function main(): Promise<void> {
     await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: bare });
     console.error(`benchmark: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${STARTS} cold starts${SOAK_S ? `, soak ${SOAK_S} s` : ""}`);
 
-    // Cold start first, on an idle machine.
+    // Cold start first, on an idle machine; a minimal node:http server measured alike shows what Node itself costs.
+    const minimal = path.join(dir, "minimal.mjs");
+    writeFileSync(minimal, 'import http from "node:http";\nhttp.createServer((req, res) => res.end("{}")).listen(Number(process.env.PORT), process.env.HOST);\n');
     const freePort = 18_000 + Math.floor(Math.random() * 1000);
     const starts: number[] = [];
-    for (let i = 0; i < STARTS; i++) starts.push(await coldStart(service, freePort));
+    const minimalStarts: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      starts.push(await coldStart(service, freePort));
+      minimalStarts.push(await coldStart(minimal, freePort));
+    }
 
     const production = await startServer(service);
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
     const prodHealthz = runs.find((run) => run.target === "production" && run.path === "/healthz")!;
     const ratio = round(prodHealthz.requestsPerSecond / bareHealthz.requestsPerSecond, 2);
     const coldMedian = round(median(starts));
+    const minimalMedian = round(median(minimalStarts));
     const targets = [
       { target: "production /healthz throughput >= 0.8x bare Hono", value: `${ratio}x`, pass: ratio >= 0.8 },
       { target: `p99 <= 10 ms at ${CONNECTIONS} connections (every production route)`, value: `${Math.max(...runs.filter((r) => r.target === "production").map((r) => r.p99Ms))} ms`, pass: runs.filter((r) => r.target === "production").every((r) => r.p99Ms <= 10) },
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
 
     const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` };
     const command = `npm run bench -- --duration ${DURATION_S} --connections ${CONNECTIONS} --starts ${STARTS}${SOAK_S ? ` --soak ${SOAK_S}` : ""}`;
-    const report = { date: new Date().toISOString(), command, machine, runs, ratioToBare: ratio, coldStartMs: { median: coldMedian, all: starts.map((s) => round(s)) }, rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) }, soak, targets };
+    const report = { date: new Date().toISOString(), command, machine, runs, ratioToBare: ratio, coldStartMs: { median: coldMedian, all: starts.map((s) => round(s)), minimalNodeHttpMedian: minimalMedian }, rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) }, soak, targets };
 
     const table = [
       "| target | route | req/s | p50 ms | p99 ms | max ms | requests | errors | non-2xx |",
@@ -179,7 +181,9 @@ async function main(): Promise<void> {
       ...runs.map((r) => `| ${r.target} | \`${r.path}\` | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.requests} | ${r.errors} | ${r.non2xx} |`),
     ].join("\n");
     const checks = ["| target | measured | met |", "|---|---|---|", ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.pass ? "yes" : "**no**"} |`)].join("\n");
-    console.log(`\n${table}\n\ncold start: median ${coldMedian} ms over ${STARTS} starts; RSS idle ${round(idleRss)} MiB, after load ${round(afterLoadRss)} MiB`);
+    console.log(
+      `\n${table}\n\ncold start: median ${coldMedian} ms over ${STARTS} starts (a minimal node:http server: ${minimalMedian} ms); RSS idle ${round(idleRss)} MiB, after load ${round(afterLoadRss)} MiB`,
+    );
     if (soak) console.log(`soak: ${soak.seconds} s at ${soak.connections} connections, ${soak.requests} requests, RSS ${soak.samplesMiB[0]} -> ${soak.samplesMiB.at(-1)} MiB (${soak.growthPercent}% after warm-up)`);
     console.log(`\n${checks}\n`);
 
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
         "## Cold start and memory",
         "",
         `Cold start (spawn to first 200 on \`/healthz\`): median **${coldMedian} ms** over ${STARTS} starts (${starts.map((s) => round(s)).join(", ")} ms).`,
+        `A minimal \`node:http\` server, started alike in the same run, takes ${minimalMedian} ms: the service adds ${round(coldMedian - minimalMedian)} ms to Node's own start.`,
         "",
         `RSS: **${round(idleRss)} MiB** idle after start, **${round(afterLoadRss)} MiB** after the load runs.`,
         ...(soak

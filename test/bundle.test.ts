@@ -1,11 +1,10 @@
 // The production bundle, built by the real build script, copied alone into an empty folder and run with `node`.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
-import { httpRequest, ROOT, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
+import { buildBundle, httpRequest, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
 
 let folder: string;
 let bundle: string;
@@ -14,7 +13,7 @@ const BUILD_ENV = { GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567", BUIL
 beforeAll(() => {
   folder = mkdtempSync(path.join(tmpdir(), "bundle-"));
   bundle = path.join(folder, "server.mjs");
-  execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts", bundle], { cwd: ROOT, env: { ...process.env, ...BUILD_ENV }, stdio: "pipe" });
+  buildBundle(bundle, BUILD_ENV);
 }, 60_000);
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 

@@ -28,6 +28,8 @@ describe("server over TCP", () => {
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ greeting: "Hello, Ada!" });
     expect(res.headers["x-request-id"]).toBe("tcp-42");
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers["content-security-policy"]).toBe("default-src 'none'; frame-ancestors 'none'");
     expect(service.logs.find((line) => line.msg === "request")).toMatchObject({ requestId: "tcp-42", status: 200 });
   });
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 
@@ -92,4 +92,9 @@ export function httpRequest(port: number, path: string, options: http.RequestOpt
     req.once("error", reject);
     req.end(options.body);
   });
+}
+
+/** Builds the production bundle with the real build script into `outfile` (with fixed build info). */
+export function buildBundle(outfile: string, env: Record<string, string> = {}): void {
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts", outfile], { cwd: ROOT, env: { ...process.env, ...env }, stdio: "pipe" });
 }
