@@ -2,18 +2,20 @@
  * Benchmarks of the bundled service on loopback, all measured in one run so that ratios hold on a noisy machine:
  * throughput and latency (autocannon) for /healthz, / and /api/greeting against the production configuration, the same
  * for a bare Hono app, cold start (spawn to first 200 on /healthz), RSS idle and after load, and with --soak N a steady
- * load for N seconds with RSS sampled. Prints a table, checks the targets, writes docs/benchmarks.{md,json}.
+ * load for N seconds with RSS sampled. Prints a table, checks the targets, writes docs/benchmarks.{md,json} and the
+ * README's Performance summary.
  *
  * Usage: npm run bench [-- --duration 10] [--connections 50] [--starts 15] [--soak 60]
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
+import { checkTargets, renderBenchmarksMarkdown, renderReadmeSummary, renderRunsTable, renderTargetsTable, replaceReadmeSummary, type BenchReport, type LoadResult } from "./report.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
@@ -60,19 +62,6 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
-/** One load run's figures. */
-interface LoadResult {
-  target: string;
-  path: string;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  requests: number;
-  errors: number;
-  non2xx: number;
-}
-
 async function load(target: string, server: Server, urlPath: string, durationS = DURATION_S, connections = CONNECTIONS): Promise<LoadResult> {
   const result = await autocannon({ url: `http://127.0.0.1:${server.port}${urlPath}`, connections, duration: durationS, pipelining: 1 });
   return {
@@ -85,6 +74,21 @@ async function load(target: string, server: Server, urlPath: string, durationS =
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+  };
+}
+
+/** Two or more runs of the same target and path as one: throughput averaged, latencies the worst, counts summed. */
+function combine(parts: LoadResult[]): LoadResult {
+  return {
+    target: parts[0]!.target,
+    path: parts[0]!.path,
+    requestsPerSecond: Math.round(parts.reduce((sum, part) => sum + part.requestsPerSecond, 0) / parts.length),
+    p50Ms: Math.max(...parts.map((part) => part.p50Ms)),
+    p99Ms: Math.max(...parts.map((part) => part.p99Ms)),
+    maxMs: Math.max(...parts.map((part) => part.maxMs)),
+    requests: parts.reduce((sum, part) => sum + part.requests, 0),
+    errors: parts.reduce((sum, part) => sum + part.errors, 0),
+    non2xx: parts.reduce((sum, part) => sum + part.non2xx, 0),
   };
 }
 
@@ -140,12 +144,18 @@ async function main(): Promise<void> {
     const baseline = await startServer(bare);
     await load("warm-up", production, "/healthz", 2);
     await load("warm-up", baseline, "/healthz", 2);
-    runs.push(await load("bare Hono", baseline, "/healthz"));
+    // The /healthz comparison alternates bare and production in two halves each, so drift on a shared machine hits both.
+    const halves: LoadResult[] = [];
+    for (let round = 0; round < 2; round++) {
+      halves.push(await load("bare Hono", baseline, "/healthz", DURATION_S / 2));
+      halves.push(await load("production", production, "/healthz", DURATION_S / 2));
+    }
     await stopServer(baseline);
-    for (const urlPath of ["/healthz", "/", "/api/greeting?name=Ada"]) runs.push(await load("production", production, urlPath));
+    runs.push(combine(halves.filter((run) => run.target === "bare Hono")), combine(halves.filter((run) => run.target === "production")));
+    for (const urlPath of ["/", "/api/greeting?name=Ada"]) runs.push(await load("production", production, urlPath));
     const afterLoadRss = rssMiB(production.child.pid!);
 
-    let soak: { seconds: number; connections: number; samplesMiB: number[]; growthPercent: number; requests: number; errors: number } | undefined;
+    let soak: BenchReport["soak"];
     if (SOAK_S) {
       const samples: number[] = [];
       const sampler = setInterval(() => samples.push(round(rssMiB(production.child.pid!))), 1000);
@@ -159,70 +169,31 @@ async function main(): Promise<void> {
 
     const bareHealthz = runs.find((run) => run.target === "bare Hono")!;
     const prodHealthz = runs.find((run) => run.target === "production" && run.path === "/healthz")!;
-    const ratio = round(prodHealthz.requestsPerSecond / bareHealthz.requestsPerSecond, 2);
-    const coldMedian = round(median(starts));
-    const minimalMedian = round(median(minimalStarts));
-    const targets = [
-      { target: "production /healthz throughput >= 0.8x bare Hono", value: `${ratio}x`, pass: ratio >= 0.8 },
-      { target: `p99 <= 10 ms at ${CONNECTIONS} connections (every production route)`, value: `${Math.max(...runs.filter((r) => r.target === "production").map((r) => r.p99Ms))} ms`, pass: runs.filter((r) => r.target === "production").every((r) => r.p99Ms <= 10) },
-      { target: "cold start <= 150 ms (median)", value: `${coldMedian} ms`, pass: coldMedian <= 150 },
-      { target: "idle RSS <= 60 MB", value: `${round(idleRss)} MiB`, pass: idleRss <= 60 },
-      ...(soak ? [{ target: "RSS growth under soak <= 10%", value: `${soak.growthPercent}%`, pass: soak.growthPercent <= 10 }] : []),
-      { target: "zero errors and non-2xx", value: String(runs.reduce((sum, r) => sum + r.errors + r.non2xx, 0) + (soak?.errors ?? 0)), pass: runs.every((r) => r.errors + r.non2xx === 0) && (soak?.errors ?? 0) === 0 },
-    ];
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      command: `npm run bench -- --duration ${DURATION_S} --connections ${CONNECTIONS} --starts ${STARTS}${SOAK_S ? ` --soak ${SOAK_S}` : ""}`,
+      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` },
+      connections: CONNECTIONS,
+      runs,
+      ratioToBare: round(prodHealthz.requestsPerSecond / bareHealthz.requestsPerSecond, 2),
+      coldStartMs: { median: round(median(starts)), all: starts.map((s) => round(s)), minimalNodeHttpMedian: round(median(minimalStarts)) },
+      rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) },
+      ...(soak ? { soak } : {}),
+    };
 
-    const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` };
-    const command = `npm run bench -- --duration ${DURATION_S} --connections ${CONNECTIONS} --starts ${STARTS}${SOAK_S ? ` --soak ${SOAK_S}` : ""}`;
-    const report = { date: new Date().toISOString(), command, machine, runs, ratioToBare: ratio, coldStartMs: { median: coldMedian, all: starts.map((s) => round(s)), minimalNodeHttpMedian: minimalMedian }, rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) }, soak, targets };
-
-    const table = [
-      "| target | route | req/s | p50 ms | p99 ms | max ms | requests | errors | non-2xx |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-      ...runs.map((r) => `| ${r.target} | \`${r.path}\` | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.requests} | ${r.errors} | ${r.non2xx} |`),
-    ].join("\n");
-    const checks = ["| target | measured | met |", "|---|---|---|", ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.pass ? "yes" : "**no**"} |`)].join("\n");
-    console.log(
-      `\n${table}\n\ncold start: median ${coldMedian} ms over ${STARTS} starts (a minimal node:http server: ${minimalMedian} ms); RSS idle ${round(idleRss)} MiB, after load ${round(afterLoadRss)} MiB`,
-    );
+    console.log(`\n${renderRunsTable(report)}\n`);
+    console.log(`cold start: median ${report.coldStartMs.median} ms over ${STARTS} starts (a minimal node:http server: ${report.coldStartMs.minimalNodeHttpMedian} ms)`);
+    console.log(`RSS: idle ${report.rssMiB.idle} MiB, after load ${report.rssMiB.afterLoad} MiB`);
     if (soak) console.log(`soak: ${soak.seconds} s at ${soak.connections} connections, ${soak.requests} requests, RSS ${soak.samplesMiB[0]} -> ${soak.samplesMiB.at(-1)} MiB (${soak.growthPercent}% after warm-up)`);
-    console.log(`\n${checks}\n`);
+    console.log(`\n${renderTargetsTable(report)}\n`);
+    const missed = checkTargets(report).filter((check) => !check.pass).length;
+    if (missed > 0) console.log(`${missed} target(s) missed: see docs/performance.md for where the time goes`);
 
     writeFileSync(path.join(ROOT, "docs/benchmarks.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(
-      path.join(ROOT, "docs/benchmarks.md"),
-      [
-        "# Benchmarks",
-        "",
-        `Measured ${report.date.slice(0, 10)} with \`${command}\` (written by bench/run.ts; raw figures in benchmarks.json).`,
-        "",
-        `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}. Load generator (autocannon) and`,
-        "server share the machine; both servers are bundles started with `node` on loopback. The production configuration has",
-        "every middleware on and writes the JSON access log to a pipe (as a log driver would read it); `/healthz` is not logged.",
-        "Compare ratios measured in one run, not absolute figures across machines.",
-        "",
-        "## Throughput and latency",
-        "",
-        table,
-        "",
-        `Production \`/healthz\` throughput is **${ratio}x** the bare Hono app's.`,
-        "",
-        "## Cold start and memory",
-        "",
-        `Cold start (spawn to first 200 on \`/healthz\`): median **${coldMedian} ms** over ${STARTS} starts (${starts.map((s) => round(s)).join(", ")} ms).`,
-        `A minimal \`node:http\` server, started alike in the same run, takes ${minimalMedian} ms: the service adds ${round(coldMedian - minimalMedian)} ms to Node's own start.`,
-        "",
-        `RSS: **${round(idleRss)} MiB** idle after start, **${round(afterLoadRss)} MiB** after the load runs.`,
-        ...(soak
-          ? ["", "## Soak", "", `${soak.seconds} s of steady load on \`/api/greeting\` at ${soak.connections} connections, ${soak.requests} requests, ${soak.errors} errors. RSS sampled every second: ${soak.samplesMiB[0]} MiB at the start, ${soak.samplesMiB.at(-1)} MiB at the end, **${soak.growthPercent}%** growth after warm-up.`]
-          : []),
-        "",
-        "## Targets",
-        "",
-        checks,
-        "",
-      ].join("\n"),
-    );
-    console.error("wrote docs/benchmarks.md and docs/benchmarks.json");
+    writeFileSync(path.join(ROOT, "docs/benchmarks.md"), renderBenchmarksMarkdown(report));
+    const readmePath = path.join(ROOT, "README.md");
+    writeFileSync(readmePath, replaceReadmeSummary(readFileSync(readmePath, "utf8"), renderReadmeSummary(report)));
+    console.error("wrote docs/benchmarks.md, docs/benchmarks.json and the README's Performance summary");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,7 +20,10 @@ export async function bundle(options: BundleOptions): Promise<number> {
     platform: "node",
     format: "esm",
     target: "node20",
-    minifySyntax: true,
+    // Minified, which halves the file and cuts about 40 ms of parsing from every cold start (docs/performance.md);
+    // function names are kept so that stack traces in the logs stay readable.
+    minify: true,
+    keepNames: true,
     sourcemap: false,
     legalComments: "none",
     metafile: true,

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE } from "../dagger/src/versions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { README_END, README_START, renderBenchmarksMarkdown, renderReadmeSummary, type BenchReport } from "../bench/report.js";
 import { checkDaggerCall, daggerCallsIn } from "./helpers/dagger-calls.js";
 import { kebab, moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
 import { ROOT } from "./helpers/process.js";
@@ -69,6 +70,15 @@ describe("README", () => {
     expect(rows["`@aws-sdk/client-ecr`"]).toBe(json<{ dependencies: Record<string, string> }>("dagger/package.json").dependencies["@aws-sdk/client-ecr"]);
     expect(rows["`@dagger.io/dagger` (types, introspector, offline tests)"]).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies["@dagger.io/dagger"]);
     expect(rows.TypeScript).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies.typescript);
+  });
+
+  it("shows the figures of the latest benchmark, as docs/benchmarks.md does", () => {
+    const report = json<BenchReport>("docs/benchmarks.json");
+    const block = readme.slice(readme.indexOf(README_START) + README_START.length, readme.indexOf(README_END)).trim();
+    expect(block).toBe(renderReadmeSummary(report));
+    expect(readFileSync(path.join(ROOT, "docs/benchmarks.md"), "utf8")).toBe(renderBenchmarksMarkdown(report));
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect(report.runs.map((run) => `${run.target} ${run.path}`)).toEqual(["bare Hono /healthz", "production /healthz", "production /", "production /api/greeting?name=Ada"]);
   });
 
   describe("dagger commands", () => {
