@@ -1,5 +1,6 @@
 // The production bundle, built by the real build script, copied alone into an empty folder and run with `node`.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +30,29 @@ describe("the bundle", () => {
     expect(version).toEqual({ version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_ENV.BUILD_TIME, node: process.version });
     service.child.kill("SIGTERM");
     expect(await service.exitCode).toBe(0);
+  });
+});
+
+/** Why `unshare --pid` cannot run here (needs root or user namespaces), or undefined when it can. */
+function pidNamespaceUnavailable(): string | undefined {
+  const probe = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"], { encoding: "utf8" });
+  return probe.status === 0 ? undefined : `unshare --pid is not available: ${(probe.stderr || String(probe.error)).trim()}`;
+}
+const noPidNamespace = pidNamespaceUnavailable();
+
+describe.skipIf(noPidNamespace !== undefined)(`as PID 1 in its own PID namespace, as in a container${noPidNamespace ? ` (skipped: ${noPidNamespace})` : ""}`, () => {
+  it("handles SIGTERM itself: drains and exits 0", async () => {
+    // unshare forks; its child execs node, which becomes PID 1 of the new namespace (no init, no tini).
+    const service = await spawnService(["--pid", "--fork", "--mount-proc", process.execPath, bundle], {}, "unshare");
+    let node: number | undefined;
+    for (const child of readFileSync(`/proc/${service.child.pid}/task/${service.child.pid}/children`, "utf8").trim().split(/\s+/)) {
+      if (/NSpid:\s+\d+\s+1$/m.test(readFileSync(`/proc/${child}/status`, "utf8"))) node = Number(child);
+    }
+    expect(node, "node runs as PID 1 of the namespace").toBeDefined();
+    expect((await httpRequest(service.port, "/healthz")).status).toBe(200);
+    process.kill(node!, "SIGTERM");
+    expect(await service.exitCode).toBe(0);
+    expect(service.logs.map((line) => line.msg)).toContain("all connections closed");
   });
 });
 
