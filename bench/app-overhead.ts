@@ -13,7 +13,7 @@ bare.get("/healthz", (c) => c.json({ status: "ok" }));
 const service = createApp({
   config: loadConfig({}),
   logger: createLogger("info", { write: () => undefined }),
-  buildInfo: { version: "bench", commit: "bench", buildTime: "bench" },
+  buildInfo: { name: "bench", version: "bench", commit: "bench", buildTime: "bench" },
   isDraining: () => false,
 });
 

@@ -22,8 +22,6 @@ export interface AppOptions {
   buildInfo: BuildInfo;
   /** True once shutdown has begun: readiness fails and responses ask clients to close the connection. */
   isDraining: () => boolean;
-  /** Service name shown by `GET /`. */
-  serviceName?: string;
 }
 
 /** Paths answered without an access-log line: load balancer probes would drown the log. */
@@ -54,7 +52,6 @@ function validName(value: unknown, where: string): string {
  */
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { config, logger, buildInfo, isDraining } = options;
-  const serviceName = options.serviceName ?? "hono-ecr-service";
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
@@ -101,7 +98,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     timeout(config.requestTimeoutMs, () => new HTTPException(503, { message: `request took longer than the limit of ${config.requestTimeoutMs} ms` })),
   );
 
-  app.get("/", (c) => c.json({ service: serviceName, version: buildInfo.version, message: "Hello from Hono" }));
+  app.get("/", (c) => c.json({ service: buildInfo.name, version: buildInfo.version, message: "Hello from Hono" }));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => (isDraining() ? c.json({ status: "draining" }, 503) : c.json({ status: "ready" })));
   app.get("/version", (c) => c.json({ ...buildInfo, node: process.version }));

@@ -3,8 +3,10 @@
  * Running from source (tests, `npm run dev`), nothing is baked in and every field says "unknown".
  */
 
-/** What /version reports about the build. */
+/** What / and /version report about the build. */
 export interface BuildInfo {
+  /** The service's name (package.json `name`). */
+  name: string;
   version: string;
   commit: string;
   buildTime: string;
@@ -16,6 +18,7 @@ declare const __BUILD_INFO__: BuildInfo | undefined;
 export function readBuildInfo(): BuildInfo {
   const baked = typeof __BUILD_INFO__ === "undefined" ? undefined : __BUILD_INFO__;
   return {
+    name: baked?.name || "unknown",
     version: baked?.version || "unknown",
     commit: baked?.commit || "unknown",
     buildTime: baked?.buildTime || "unknown",

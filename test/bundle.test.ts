@@ -27,7 +27,7 @@ describe("the bundle", () => {
     service = await spawnService([bundle], {}, process.execPath);
     expect((await httpRequest(service.port, "/healthz")).status).toBe(200);
     const version = JSON.parse((await httpRequest(service.port, "/version")).body) as Record<string, string>;
-    expect(version).toEqual({ version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_ENV.BUILD_TIME, node: process.version });
+    expect(version).toEqual({ name: "hono-ecr-service", version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_ENV.BUILD_TIME, node: process.version });
     service.child.kill("SIGTERM");
     expect(await service.exitCode).toBe(0);
   });

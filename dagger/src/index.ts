@@ -8,7 +8,7 @@ import { defaultLifecyclePolicy } from "./ecr/lifecycle.js";
 import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth, previewLifecyclePolicy } from "./ecr/registry.js";
 import { validatePlatforms, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { runtimeImage } from "./image.js";
-import { SMOKE_PROBES, SMOKE_SCRIPT } from "./smoke.js";
+import { SMOKE_SCRIPT, smokeProbes } from "./smoke.js";
 import { nodeBuildEnv, runStage } from "./stages.js";
 import { BUNDLE_PATH, NODE_IMAGE, SERVICE_PORT, SOURCE_IGNORE } from "./versions.js";
 
@@ -24,6 +24,11 @@ export class Pipeline {
     source: Directory,
   ) {
     this.source = source;
+  }
+
+  /** The service's package.json: its name and version label the image and are checked by the smoke test. */
+  private async packageJson(): Promise<{ name: string; version: string }> {
+    return JSON.parse(await this.source.file("package.json").contents()) as { name: string; version: string };
   }
 
   /**
@@ -72,7 +77,7 @@ export class Pipeline {
     /** Repository URL for the `org.opencontainers.image.source` label, e.g. https://github.com/OWNER/REPO. */
     sourceUrl = "",
   ): Promise<Container> {
-    const pkg = JSON.parse(await this.source.file("package.json").contents()) as { name: string; version: string };
+    const pkg = await this.packageJson();
     const bundle = this.buildEnv().withEnvVariable("GIT_COMMIT", commit).withExec(["npm", "run", "build"]).file("dist/server.mjs");
     return runtimeImage(bundle, { title: pkg.name, version: pkg.version, revision: commit, sourceUrl }, platform);
   }
@@ -104,7 +109,7 @@ export class Pipeline {
       .from(NODE_IMAGE)
       .withServiceBinding("app", image.asService({ useEntrypoint: true }))
       .withEnvVariable("SMOKE_BASE_URL", `http://app:${SERVICE_PORT}`)
-      .withEnvVariable("SMOKE_PROBES", JSON.stringify(SMOKE_PROBES))
+      .withEnvVariable("SMOKE_PROBES", JSON.stringify(smokeProbes((await this.packageJson()).name)))
       .withNewFile("/smoke.mjs", SMOKE_SCRIPT);
     const report = await runStage("smoke", probe, ["node", "/smoke.mjs"]);
     return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${BUNDLE_PATH}`;

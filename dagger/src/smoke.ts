@@ -11,13 +11,15 @@ export interface SmokeProbe {
   json: Record<string, string>;
 }
 
-/** What a healthy image answers. */
-export const SMOKE_PROBES: SmokeProbe[] = [
-  { path: "/healthz", status: 200, json: { status: "ok" } },
-  { path: "/readyz", status: 200, json: { status: "ready" } },
-  { path: "/", status: 200, json: { service: "hono-ecr-service" } },
-  { path: "/smoke/no-such-route", status: 404, json: { "error.code": "not_found" } },
-];
+/** What a healthy image of the service named `service` (package.json `name`) answers. */
+export function smokeProbes(service: string): SmokeProbe[] {
+  return [
+    { path: "/healthz", status: 200, json: { status: "ok" } },
+    { path: "/readyz", status: 200, json: { status: "ready" } },
+    { path: "/", status: 200, json: { service } },
+    { path: "/smoke/no-such-route", status: 404, json: { "error.code": "not_found" } },
+  ];
+}
 
 /**
  * The probe script. Environment: SMOKE_BASE_URL (e.g. http://app:8080), SMOKE_PROBES (JSON of SmokeProbe[]).

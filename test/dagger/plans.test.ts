@@ -5,7 +5,7 @@ import type { Step } from "../helpers/fake-engine.js";
 import { FakeEngine } from "../helpers/fake-engine.js";
 import { callsEndingWith, execIndex, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
 import type { Pipeline } from "../../dagger/src/index.js";
-import { SMOKE_PROBES } from "../../dagger/src/smoke.js";
+import { smokeProbes } from "../../dagger/src/smoke.js";
 import { NODE_IMAGE, SOURCE_IGNORE } from "../../dagger/src/versions.js";
 
 const NPM_CI = ["npm", "ci", "--no-audit", "--no-fund"];
@@ -183,12 +183,12 @@ describe("smoke", () => {
     expect(stepNamed(service, "withUser").args.name).toBe("1000:1000");
     const env = namedValues(probe, "withEnvVariable");
     expect(env.SMOKE_BASE_URL).toBe("http://app:8080");
-    expect(JSON.parse(String(env.SMOKE_PROBES))).toEqual(SMOKE_PROBES);
-    expect(SMOKE_PROBES.map((p) => [p.path, p.status])).toEqual([
-      ["/healthz", 200],
-      ["/readyz", 200],
-      ["/", 200],
-      ["/smoke/no-such-route", 404],
+    expect(JSON.parse(String(env.SMOKE_PROBES))).toEqual(smokeProbes("hono-ecr-service"));
+    expect(smokeProbes("hono-ecr-service").map((p) => [p.path, p.status, p.json])).toEqual([
+      ["/healthz", 200, { status: "ok" }],
+      ["/readyz", 200, { status: "ready" }],
+      ["/", 200, { service: "hono-ecr-service" }],
+      ["/smoke/no-such-route", 404, { "error.code": "not_found" }],
     ]);
     expect(probe.at(-2)).toEqual({ field: "withExec", args: { args: ["node", "/smoke.mjs"], expect: "ANY" } });
   });

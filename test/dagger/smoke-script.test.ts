@@ -1,4 +1,4 @@
-// The smoke test's probe script (dagger/src/smoke.ts), run with node against the real service and against a broken one.
+// The smoke test's probe script (dagger/src/smoke.ts), run with node against the real bundled service and a broken one.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SMOKE_PROBES, SMOKE_SCRIPT } from "../../dagger/src/smoke.js";
-import { spawnService, type ServiceProcess } from "../helpers/process.js";
+import { SMOKE_SCRIPT, smokeProbes } from "../../dagger/src/smoke.js";
+import { buildBundle, spawnService, type ServiceProcess } from "../helpers/process.js";
 
 const run = promisify(execFile);
 let folder: string;
@@ -23,7 +23,7 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 async function probe(baseUrl: string): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, [script], { env: { ...process.env, SMOKE_BASE_URL: baseUrl, SMOKE_PROBES: JSON.stringify(SMOKE_PROBES) } });
+    const { stdout } = await run(process.execPath, [script], { env: { ...process.env, SMOKE_BASE_URL: baseUrl, SMOKE_PROBES: JSON.stringify(smokeProbes("hono-ecr-service")) } });
     return { code: 0, stdout };
   } catch (error) {
     const failed = error as { code: number; stdout: string };
@@ -34,8 +34,9 @@ async function probe(baseUrl: string): Promise<{ code: number; stdout: string }>
 describe("smoke probe script", () => {
   let service: ServiceProcess;
   beforeAll(async () => {
-    service = await spawnService(["--import", "tsx", "src/main.ts"]);
-  });
+    buildBundle(path.join(folder, "server.mjs"));
+    service = await spawnService([path.join(folder, "server.mjs")]);
+  }, 60_000);
   afterAll(() => void service.child.kill("SIGKILL"));
 
   it("passes against the real service", async () => {

@@ -13,7 +13,7 @@ export interface TestService {
   setDraining: (draining: boolean) => void;
 }
 
-export const TEST_BUILD_INFO: BuildInfo = { version: "1.2.3", commit: "abc1234", buildTime: "2026-01-01T00:00:00.000Z" };
+export const TEST_BUILD_INFO: BuildInfo = { name: "hono-ecr-service", version: "1.2.3", commit: "abc1234", buildTime: "2026-01-01T00:00:00.000Z" };
 
 /** Builds the real app with a logger that records its JSON lines in memory. */
 export function createTestService(env: Record<string, string> = {}): TestService {
