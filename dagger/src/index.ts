@@ -78,7 +78,8 @@ export class Pipeline {
     sourceUrl = "",
   ): Promise<Container> {
     const pkg = await this.packageJson();
-    const bundle = this.buildEnv().withEnvVariable("GIT_COMMIT", commit).withExec(["npm", "run", "build"]).file("dist/server.mjs");
+    const built = await runStage("build", this.buildEnv().withEnvVariable("GIT_COMMIT", commit), ["npm", "run", "build"]);
+    const bundle = built.file("dist/server.mjs");
     return runtimeImage(bundle, { title: pkg.name, version: pkg.version, revision: commit, sourceUrl }, platform);
   }
 
@@ -101,7 +102,7 @@ export class Pipeline {
   @func()
   async smoke(): Promise<string> {
     const image = await this.build();
-    const uid = (await runStage("smoke", image, ["node", "-e", "process.stdout.write(String(process.getuid()))"])).trim();
+    const uid = (await (await runStage("smoke", image, ["node", "-e", "process.stdout.write(String(process.getuid()))"])).stdout()).trim();
     if (uid === "0" || uid === "") throw new Error(`smoke failed: the image runs as uid ${JSON.stringify(uid)}; it must run as a non-root user`);
 
     const probe = dag
@@ -111,7 +112,7 @@ export class Pipeline {
       .withEnvVariable("SMOKE_BASE_URL", `http://app:${SERVICE_PORT}`)
       .withEnvVariable("SMOKE_PROBES", JSON.stringify(smokeProbes((await this.packageJson()).name)))
       .withNewFile("/smoke.mjs", SMOKE_SCRIPT);
-    const report = await runStage("smoke", probe, ["node", "/smoke.mjs"]);
+    const report = await (await runStage("smoke", probe, ["node", "/smoke.mjs"])).stdout();
     return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${BUNDLE_PATH}`;
   }
 

@@ -19,15 +19,25 @@ export function nodeBuildEnv(source: Directory): Container {
     .withDirectory("/src", source);
 }
 
+/** `stdout` and `stderr` joined for an error message, empty parts left out. */
+const output = (stdout = "", stderr = ""): string => [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join("\n");
+
 /**
- * Runs `args` in `container` as the stage `stage`. Resolves with the command's output when it exits 0;
- * otherwise rejects with an error that names the stage, the command and the exit code and carries the tool's own output.
+ * Runs `args` in `container` as the stage `stage` and resolves with the container after it, once it exited 0.
+ * Otherwise rejects with an error that names the stage, the command and the exit code, with the tool's own output;
+ * an earlier step that failed (e.g. `npm ci`) is reported under the same stage name, with its output.
+ * (The engine's ExecError class is not exported inside the engine, so its fields are read by shape.)
  */
-export async function runStage(stage: string, container: Container, args: string[]): Promise<string> {
+export async function runStage(stage: string, container: Container, args: string[]): Promise<Container> {
   const ran = container.withExec(args, { expect: ReturnType.Any });
-  const exitCode = await ran.exitCode();
-  const stdout = await ran.stdout();
-  if (exitCode === 0) return stdout;
-  const stderr = await ran.stderr();
-  throw new Error(`${stage} failed: \`${args.join(" ")}\` exited with ${exitCode}\n${[stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join("\n")}`);
+  let exitCode: number;
+  try {
+    exitCode = await ran.exitCode();
+  } catch (error) {
+    const failed = error as { message?: string; stdout?: string; stderr?: string };
+    throw new Error(`${stage} failed before \`${args.join(" ")}\`: ${failed.message ?? String(error)}\n${output(failed.stdout, failed.stderr)}`.trimEnd(), { cause: error });
+  }
+  if (exitCode === 0) return ran;
+  const [stdout, stderr] = await Promise.all([ran.stdout(), ran.stderr()]);
+  throw new Error(`${stage} failed: \`${args.join(" ")}\` exited with ${exitCode}\n${output(stdout, stderr)}`.trimEnd());
 }

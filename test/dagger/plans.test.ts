@@ -96,9 +96,43 @@ describe("build", () => {
     expectBuildEnv(bundle);
     expect(bundle.slice(-3)).toEqual([
       { field: "withEnvVariable", args: { name: "GIT_COMMIT", value: "0123abc" } },
-      { field: "withExec", args: { args: ["npm", "run", "build"] } },
+      { field: "withExec", args: { args: ["npm", "run", "build"], expect: "ANY" } },
       { field: "file", args: { path: "dist/server.mjs" } },
     ]);
+  });
+
+  it("a failing bundle build names the build stage and shows esbuild's output", async () => {
+    const run = await runPlan(
+      async (pipeline) => (await pipeline.build()).sync(),
+      (chain) => {
+        const command = JSON.stringify(chain.at(-2)?.args.args ?? []);
+        if (command !== JSON.stringify(["npm", "run", "build"])) return undefined;
+        const leaf = chain.at(-1)!.field;
+        if (leaf === "exitCode") return { value: 1 };
+        if (leaf === "stderr") return { value: "✘ [ERROR] Could not resolve \"./missing.js\"" };
+        return leaf === "stdout" ? { value: "" } : undefined;
+      },
+    );
+    expect(run.error?.message).toBe('build failed: `npm run build` exited with 1\n✘ [ERROR] Could not resolve "./missing.js"');
+  });
+
+  it("a step that failed before the stage's command (npm ci) is reported under the stage, with its output", async () => {
+    const run = await runPlan(
+      async (pipeline) => pipeline.test(),
+      (chain) =>
+        chain.at(-1)!.field === "exitCode"
+          ? {
+              error: {
+                message: 'process "npm ci --no-audit --no-fund" did not complete successfully: exit code: 1',
+                extensions: { _type: "EXEC_ERROR", exitCode: 1, stdout: "", stderr: "npm error code EUSAGE\nnpm error `npm ci` can only install with an existing package-lock.json" },
+              },
+            }
+          : undefined,
+    );
+    expect(run.error?.message).toBe(
+      'test failed before `npm test`: process "npm ci --no-audit --no-fund" did not complete successfully: exit code: 1\n' +
+        "npm error code EUSAGE\nnpm error `npm ci` can only install with an existing package-lock.json",
+    );
   });
 
   it("the runtime image holds Node and the bundle only, without package managers, sources or node_modules", async () => {
