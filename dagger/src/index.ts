@@ -4,6 +4,7 @@
  */
 import { argument, check, dag, func, object, type Container, type Directory, type Platform, type Secret, type Service } from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
+import type { CallContext } from "./ecr/errors.js";
 import { defaultLifecyclePolicy } from "./ecr/lifecycle.js";
 import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth, previewLifecyclePolicy } from "./ecr/registry.js";
 import { validatePlatforms, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
@@ -170,12 +171,10 @@ export class Pipeline {
     /** Repository URL for the `org.opencontainers.image.source` label. */
     sourceUrl = "",
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
     validateTag(commit);
     const tagList = validateTags(tags ?? [commit, "latest"]);
     const platformList = validatePlatforms(platforms ?? []) as Platform[];
-
-    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
     const auth = await getRegistryAuth(client, context);
     const password = dag.setSecret("ecr-registry-password", auth.password);
 
@@ -209,9 +208,8 @@ export class Pipeline {
     /** How many of the most recent images to keep (1 = only the latest: no previous image to roll back to). */
     keep = 1,
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
     const policy = defaultLifecyclePolicy(keep);
-    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
     const report = await ensureRepository(client, repository, context);
     const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
     return [
@@ -254,9 +252,8 @@ export class Pipeline {
     /** How many of the most recent images the previewed policy keeps. */
     keep = 1,
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
     const policy = defaultLifecyclePolicy(keep);
-    const client = await ecrClient(region, accessKeyId, secretAccessKey, sessionToken);
+    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
     const results = await previewLifecyclePolicy(client, repository, policy, context);
     if (results.length === 0) return `nothing would expire in ${repository} (keep ${keep})`;
     const lines = results.map(
@@ -266,11 +263,22 @@ export class Pipeline {
   }
 }
 
-/** An ECR client with the credentials read from their secrets (never logged, never put in a container). */
-async function ecrClient(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Promise<ECRClient> {
-  return createEcrClient(region, {
+/**
+ * Validates the region and repository name, then creates an ECR client with the credentials read from their secrets
+ * (never logged, never put in a container). Nothing is read or sent before the validation passes.
+ */
+async function connectEcr(
+  region: string,
+  repository: string,
+  accessKeyId: Secret,
+  secretAccessKey: Secret,
+  sessionToken?: Secret,
+): Promise<{ client: ECRClient; context: CallContext }> {
+  const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+  const client = createEcrClient(region, {
     accessKeyId: await accessKeyId.plaintext(),
     secretAccessKey: await secretAccessKey.plaintext(),
     ...(sessionToken ? { sessionToken: await sessionToken.plaintext() } : {}),
   });
+  return { client, context };
 }
