@@ -1,6 +1,7 @@
 /**
  * Build information baked into the bundle by `npm run build` (esbuild `define`).
- * Running from source (tests, `npm run dev`), nothing is baked in and every field says "unknown".
+ * Running from source, nothing is baked in: name and version come from npm's environment when started by an npm
+ * script (`npm run dev`), and every field still missing says "unknown".
  */
 
 /** What / and /version report about the build. */
@@ -18,8 +19,8 @@ declare const __BUILD_INFO__: BuildInfo | undefined;
 export function readBuildInfo(): BuildInfo {
   const baked = typeof __BUILD_INFO__ === "undefined" ? undefined : __BUILD_INFO__;
   return {
-    name: baked?.name || "unknown",
-    version: baked?.version || "unknown",
+    name: baked?.name || process.env.npm_package_name || "unknown",
+    version: baked?.version || process.env.npm_package_version || "unknown",
     commit: baked?.commit || "unknown",
     buildTime: baked?.buildTime || "unknown",
   };

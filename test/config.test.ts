@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readBuildInfo } from "../src/build-info.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 
 describe("loadConfig", () => {
@@ -45,5 +46,24 @@ describe("loadConfig", () => {
 
   it.each(["1e3", "0x10", "08080 ", "+1", "99999999999999999999"])("rejects PORT=%j", (value) => {
     expect(() => loadConfig({ PORT: value })).toThrow(ConfigError);
+  });
+});
+
+describe("readBuildInfo", () => {
+  it("from source, takes name and version from npm's environment and says unknown for the rest", () => {
+    const saved = { name: process.env.npm_package_name, version: process.env.npm_package_version };
+    try {
+      process.env.npm_package_name = "my-service";
+      process.env.npm_package_version = "9.9.9";
+      expect(readBuildInfo()).toEqual({ name: "my-service", version: "9.9.9", commit: "unknown", buildTime: "unknown" });
+      delete process.env.npm_package_name;
+      delete process.env.npm_package_version;
+      expect(readBuildInfo()).toEqual({ name: "unknown", version: "unknown", commit: "unknown", buildTime: "unknown" });
+    } finally {
+      if (saved.name === undefined) delete process.env.npm_package_name;
+      else process.env.npm_package_name = saved.name;
+      if (saved.version === undefined) delete process.env.npm_package_version;
+      else process.env.npm_package_version = saved.version;
+    }
   });
 });
