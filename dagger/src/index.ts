@@ -6,7 +6,7 @@ import { argument, check, dag, func, object, type Container, type Directory, typ
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { CallContext } from "./ecr/errors.js";
 import { defaultLifecyclePolicy } from "./ecr/lifecycle.js";
-import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth, previewLifecyclePolicy } from "./ecr/registry.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, findTaggedImages, getRegistryAuth, isMutableTag, previewLifecyclePolicy } from "./ecr/registry.js";
 import { validatePlatforms, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { runtimeImage } from "./image.js";
 import { SMOKE_SCRIPT, smokeProbes } from "./smoke.js";
@@ -145,8 +145,9 @@ export class Pipeline {
   }
 
   /**
-   * Builds the image and pushes it to ECR with each tag (default: the commit SHA and latest); returns each pushed
-   * reference with its digest. Logs in with GetAuthorizationToken; the registry password stays a Dagger secret.
+   * Builds the image and pushes it to ECR with each tag (default: the commit SHA and latest); returns each reference with
+   * its digest. An immutable tag already in ECR (a re-run for the same commit) is kept, not pushed again. Logs in with
+   * GetAuthorizationToken; the registry password stays a Dagger secret.
    *
    * Example: `dagger call publish --region=eu-west-1 --repository=hono-ecr-service --commit=$(git rev-parse HEAD) --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
    */
@@ -176,15 +177,21 @@ export class Pipeline {
     const platformList = validatePlatforms(platforms ?? []) as Platform[];
     const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
     const auth = await getRegistryAuth(client, context);
-    const password = dag.setSecret("ecr-registry-password", auth.password);
+    const present = await findTaggedImages(client, repository, tagList.filter((tag) => !isMutableTag(tag)), context);
+    const toPush = tagList.filter((tag) => !present.has(tag));
+    const pushed = new Map<string, string>();
 
-    const variants = await Promise.all(platformList.map((platform) => this.build(platform, commit, sourceUrl)));
-    const image = (variants.length > 0 ? dag.container() : await this.build(undefined, commit, sourceUrl)).withRegistryAuth(auth.registryHost, auth.username, password);
-    const pushed: string[] = [];
-    for (const tag of tagList) {
-      pushed.push(await image.publish(`${auth.registryHost}/${repository}:${tag}`, variants.length > 0 ? { platformVariants: variants } : undefined));
+    if (toPush.length > 0) {
+      const password = dag.setSecret("ecr-registry-password", auth.password);
+      const variants = await Promise.all(platformList.map((platform) => this.build(platform, commit, sourceUrl)));
+      const image = (variants.length > 0 ? dag.container() : await this.build(undefined, commit, sourceUrl)).withRegistryAuth(auth.registryHost, auth.username, password);
+      for (const tag of toPush) {
+        pushed.set(tag, await image.publish(`${auth.registryHost}/${repository}:${tag}`, variants.length > 0 ? { platformVariants: variants } : undefined));
+      }
     }
-    return pushed.join("\n");
+    return tagList
+      .map((tag) => pushed.get(tag) ?? `${auth.registryHost}/${repository}:${tag}@${present.get(tag)} (already in ECR: immutable tag kept)`)
+      .join("\n");
   }
 
   /**

@@ -1,11 +1,13 @@
 // publish, setup-registry and lifecycle-policy run for real: the Dagger side against the fake engine, the AWS side
 // against moto (the ECR API emulator). No image is pushed anywhere: the fake engine answers `publish` with a digest.
+import { PutImageCommand } from "@aws-sdk/client-ecr";
 import { dag } from "@dagger.io/dagger";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultLifecyclePolicy } from "../../dagger/src/ecr/lifecycle.js";
+import { createEcrClient, ensureRepository } from "../../dagger/src/ecr/registry.js";
 import type { Pipeline } from "../../dagger/src/index.js";
 import type { Step } from "../helpers/fake-engine.js";
-import { motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
 import { callsEndingWith, runPlan, stepNamed } from "../helpers/plan.js";
 
 const unavailable = motoUnavailableReason();
@@ -45,7 +47,11 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
     moto = await startMoto();
   }, 60_000);
   afterAll(() => moto?.stop());
-  beforeEach(async () => moto.reset());
+  /** Resets moto and creates the repository publish pushes to, as setup-registry would. */
+  beforeEach(async () => {
+    await moto.reset();
+    await ensureRepository(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "team/shop", { region: "eu-west-1", repository: "team/shop" });
+  });
 
   it("logs in as AWS with the ECR password as a secret and pushes the runtime image with the commit and latest tags", async () => {
     const run = await runPlan((pipeline) => publish(pipeline), uid);
@@ -73,6 +79,24 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
       expect(JSON.stringify(run.engine.calls)).not.toContain(secret);
       expect(run.result).not.toContain(secret);
     }
+  });
+
+  it("keeps an immutable tag that is already in ECR (a re-run for the same commit) and pushes only latest", async () => {
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
+    const put = await createEcrClient("eu-west-1", FAKE_CREDENTIALS).send(new PutImageCommand({ repositoryName: "team/shop", imageTag: COMMIT, imageManifest: manifest }));
+    const digest = put.image!.imageId!.imageDigest!;
+    const run = await runPlan((pipeline) => publish(pipeline), uid);
+    expect(run.error).toBeUndefined();
+    expect(callsEndingWith(run.engine, "publish").map((chain) => chain.at(-1)!.args.address)).toEqual([`${HOST}/team/shop:latest`]);
+    const [kept, latest] = run.result!.split("\n");
+    expect(kept).toBe(`${HOST}/team/shop:${COMMIT}@${digest} (already in ECR: immutable tag kept)`);
+    expect(latest).toMatch(new RegExp(`^${HOST}/team/shop:latest@sha256:[0-9a-f]{64}$`));
+  });
+
+  it("stops before building when the repository does not exist, pointing at setup-registry", async () => {
+    const run = await runPlan((pipeline) => publish(pipeline, { repository: "team/missing" }), uid);
+    expect(run.error?.message).toBe('ECR repository "team/missing" does not exist in eu-west-1: create it once with `dagger call setup-registry` (README, "Publishing to ECR")');
+    expect(run.engine.calls.filter((chain) => chain.some((step) => step.field === "withExec"))).toEqual([]);
   });
 
   it("pushes the tags asked for", async () => {
@@ -106,16 +130,16 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
   it("setup-registry creates the repository and policy, then reports nothing to change", async () => {
     const setup = async (pipeline: Pipeline) => {
       const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-      return pipeline.setupRegistry("eu-west-1", "team/shop", accessKeyId, secretAccessKey, sessionToken, 3);
+      return pipeline.setupRegistry("eu-west-1", "team/web", accessKeyId, secretAccessKey, sessionToken, 3);
     };
     const first = await runPlan(setup);
     expect(first.error).toBeUndefined();
     expect(first.result).toBe(
-      "repository team/shop: created\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/shop\nlifecycle policy: created (keep 3 most recent, untagged expire after 1 day)",
+      "repository team/web: created\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web\nlifecycle policy: created (keep 3 most recent, untagged expire after 1 day)",
     );
     const second = await runPlan(setup);
     expect(second.result).toBe(
-      "repository team/shop: unchanged\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/shop\nlifecycle policy: unchanged (keep 3 most recent, untagged expire after 1 day)",
+      "repository team/web: unchanged\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web\nlifecycle policy: unchanged (keep 3 most recent, untagged expire after 1 day)",
     );
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EcrError, translateAwsError } from "../../dagger/src/ecr/errors.js";
-import { decodeAuthorizationToken, hostFromProxyEndpoint } from "../../dagger/src/ecr/registry.js";
+import { decodeAuthorizationToken, hostFromProxyEndpoint, isMutableTag } from "../../dagger/src/ecr/registry.js";
 
 const awsError = (name: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { name, ...extra });
 const context = { region: "eu-west-1", repository: "shop" };
@@ -38,6 +38,13 @@ describe("translateAwsError", () => {
       "could not reach ECR for ecr:GetAuthorizationToken in eu-west-1 (ECONNREFUSED): check the region and the network",
     );
     expect(translateAwsError(awsError("ServerException", "boom"), "PutImage", context).message).toBe('ecr:PutImage on repository "shop" in eu-west-1 failed (ServerException): boom');
+  });
+});
+
+describe("tag mutability", () => {
+  it("only latest may move; commit and version tags are immutable", () => {
+    expect(isMutableTag("latest")).toBe(true);
+    expect(["0123456789abcdef0123456789abcdef01234567", "v1.2.3", "latest-2", "xlatest"].filter(isMutableTag)).toEqual([]);
   });
 });
 

@@ -1,10 +1,17 @@
 // The ECR code against a real ECR API: moto's server on loopback (test/helpers/moto.ts). Skipped with the reason
 // when moto is not installed; .ci/run sets REQUIRE_MOTO=1 so that CI fails instead of skipping.
-import { DescribeRepositoriesCommand, GetLifecyclePolicyCommand, PutLifecyclePolicyCommand, PutImageTagMutabilityCommand, type ECRClient } from "@aws-sdk/client-ecr";
+import {
+  DescribeRepositoriesCommand,
+  GetLifecyclePolicyCommand,
+  PutImageCommand,
+  PutImageTagMutabilityCommand,
+  PutLifecyclePolicyCommand,
+  type ECRClient,
+} from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EcrError } from "../../dagger/src/ecr/errors.js";
 import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
-import { applyLifecyclePolicy, createEcrClient, ensureRepository, getRegistryAuth } from "../../dagger/src/ecr/registry.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, findTaggedImages, getRegistryAuth } from "../../dagger/src/ecr/registry.js";
 import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
 
 const unavailable = motoUnavailableReason();
@@ -66,6 +73,14 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
     await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: policyText(defaultLifecyclePolicy(9)) }));
     expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("updated");
     expect(JSON.parse((await client.send(new GetLifecyclePolicyCommand({ repositoryName: REPOSITORY }))).lifecyclePolicyText!)).toEqual(policy);
+  });
+
+  it("finds the images that tags point to, and leaves out tags that are not there", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
+    const put = await client.send(new PutImageCommand({ repositoryName: REPOSITORY, imageTag: "abc123", imageManifest: manifest }));
+    const found = await findTaggedImages(client, REPOSITORY, ["abc123", "def456"], context);
+    expect(found).toEqual(new Map([["abc123", put.image!.imageId!.imageDigest!]]));
   });
 
   it("gets and decodes a registry login", async () => {

@@ -4,6 +4,7 @@
  */
 import {
   CreateRepositoryCommand,
+  DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   GetAuthorizationTokenCommand,
@@ -89,6 +90,32 @@ export const REPOSITORY_SETTINGS = {
   imageScanningConfiguration: { scanOnPush: true },
   encryptionConfiguration: { encryptionType: "AES256" },
 } as const;
+
+/** True when ECR lets `tag` move to another image: it matches an exclusion filter of REPOSITORY_SETTINGS (`latest`). */
+export function isMutableTag(tag: string): boolean {
+  return REPOSITORY_SETTINGS.imageTagMutabilityExclusionFilters.some(({ filter }) =>
+    new RegExp(`^${filter.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(tag),
+  );
+}
+
+/**
+ * The digests of the images `tags` point to in the repository now; tags that are not there are left out.
+ * Publishing skips these for immutable tags: ECR refuses to push an existing immutable tag again, even with the same
+ * digest, so without this a re-run of a publish would fail. A missing repository fails here, before any build.
+ */
+export async function findTaggedImages(client: ECRClient, repository: string, tags: string[], context: CallContext): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const tag of tags) {
+    try {
+      const response = await client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }));
+      const digest = response.imageDetails?.[0]?.imageDigest;
+      if (digest) found.set(tag, digest);
+    } catch (error) {
+      if ((error as { name?: string }).name !== "ImageNotFoundException") throw translateAwsError(error, "DescribeImages", context);
+    }
+  }
+  return found;
+}
 
 /** What a set-up step did. */
 export type Change = "created" | "updated" | "unchanged";
