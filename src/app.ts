@@ -10,7 +10,7 @@ import { validator } from "hono/validator";
 import type { Logger } from "pino";
 import type { BuildInfo } from "./build-info.js";
 import type { Config } from "./config.js";
-import { codeForStatus, errorResponse } from "./errors.js";
+import { ApiError, codeForStatus, errorResponse } from "./errors.js";
 
 /** Hono environment of the app: the request id set by the request-id middleware. */
 export type AppEnv = { Variables: RequestIdVariables };
@@ -95,7 +95,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   // GET and HEAD carry no body; skipping them also spares building a full Request object on the hot path.
   app.use((c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
   app.use(
-    timeout(config.requestTimeoutMs, () => new HTTPException(503, { message: `request took longer than the limit of ${config.requestTimeoutMs} ms` })),
+    timeout(config.requestTimeoutMs, () => new ApiError(503, "request_timeout", `request took longer than the limit of ${config.requestTimeoutMs} ms`)),
   );
 
   app.get("/", (c) => c.json({ service: buildInfo.name, version: buildInfo.version, message: "Hello from Hono" }));
@@ -129,7 +129,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
-      return errorResponse(c, err.status, codeForStatus(err.status), err.message || "request failed");
+      return errorResponse(c, err.status, err instanceof ApiError ? err.code : codeForStatus(err.status), err.message || "request failed");
     }
     if ((err as NodeJS.ErrnoException).code === "ECONNRESET") {
       // The client went away while its body was being read: not a server error, and nobody is left to answer.

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /** The JSON body of every error response. */
@@ -21,10 +22,21 @@ const CODE_BY_STATUS: Partial<Record<number, string>> = {
   413: "payload_too_large",
   415: "unsupported_media_type",
   500: "internal_error",
-  503: "request_timeout",
+  503: "service_unavailable",
 };
 
-/** The error code used for `status` when the thrower did not name one. */
+/** An HTTP error with a code of its own (e.g. a 503 that is a timeout), for handlers and middleware to throw. */
+export class ApiError extends HTTPException {
+  constructor(
+    status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(status, { message });
+  }
+}
+
+/** The error code used for `status` when the thrower did not name one (a plain HTTPException). */
 export function codeForStatus(status: number): string {
   return CODE_BY_STATUS[status] ?? (status >= 500 ? "server_error" : "client_error");
 }

@@ -237,3 +237,14 @@ describe("access log", () => {
     expect((line!.path as string).length).toBe(1024);
   });
 });
+
+describe("error codes", () => {
+  it("a plain HTTPException 503 from a handler is service_unavailable, not a timeout", async () => {
+    const { app } = createTestService();
+    app.get("/test/unavailable", () => {
+      throw new HTTPException(503, { message: "database is down" });
+    });
+    const res = await app.request("/test/unavailable");
+    expect(((await res.json()) as ErrorJson).error).toMatchObject({ code: "service_unavailable", message: "database is down" });
+  });
+});
