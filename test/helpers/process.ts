@@ -26,7 +26,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Starts `node ...args` and waits for its "listening" log line. Kills it at test end if the caller forgets to. */
+/** Starts `node ...args` and waits for its "listening" log line; kills the process if that line does not come. */
 export async function spawnService(args: string[], env: Record<string, string> = {}, command = process.execPath): Promise<ServiceProcess> {
   const child = spawn(command, args, { cwd: ROOT, env: childEnv({ PORT: "0", HOST: "127.0.0.1", ...env }), stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
@@ -56,7 +56,13 @@ export async function spawnService(args: string[], env: Record<string, string> =
     });
   };
 
-  const listening = await waitForLog("listening");
+  let listening: Record<string, unknown>;
+  try {
+    listening = await waitForLog("listening");
+  } catch (error) {
+    child.kill("SIGKILL"); // never leave a process behind that no test will stop
+    throw error;
+  }
   return { child, port: listening.port as number, logs, stderr: () => stderr, waitForLog, exitCode };
 }
 
