@@ -60,12 +60,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeAllConnections();
         resolve(1);
       }, config.shutdownGraceMs);
+      // Stops accepting connections and (Node >= 19) closes the idle keep-alive ones; busy ones close after their
+      // response, which the app marks `Connection: close` from now on.
       server.close(() => {
         clearTimeout(deadline);
         logger.info("all connections closed");
         resolve(0);
       });
-      server.closeIdleConnections();
       logger.info("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
     });
     return stopping;
