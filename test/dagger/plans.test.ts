@@ -3,18 +3,13 @@
 import { describe, expect, it } from "vitest";
 import type { Step } from "../helpers/fake-engine.js";
 import { FakeEngine } from "../helpers/fake-engine.js";
-import { callsEndingWith, execIndex, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
+import { answerNonRootUid, callsEndingWith, execIndex, namedValues, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
 import type { Pipeline } from "../../dagger/src/index.js";
 import { smokeProbes } from "../../dagger/src/smoke.js";
 import { NODE_IMAGE, SOURCE_IGNORE } from "../../dagger/src/versions.js";
 
 const NPM_CI = ["npm", "ci", "--no-audit", "--no-fund"];
 const DEPENDENCY_FILES = ["package.json", "package-lock.json", "dagger/package.json", "dagger/package-lock.json"];
-
-/** The `name` -> `value` pairs of the steps named `field` (environment variables, labels). */
-function namedValues(chain: Step[], field: string): Record<string, unknown> {
-  return Object.fromEntries(stepsNamed(chain, field).map((step) => [String(step.args.name), step.args.value]));
-}
 
 /** Expects `chain` to hold the Node.js build environment: pinned image, npm cache, dependency layer before the source. */
 function expectBuildEnv(chain: Step[]): void {
@@ -240,10 +235,8 @@ describe("smoke", () => {
 });
 
 describe("ci", () => {
-  const uidOk = (chain: Step[]) => (chain.at(-1)!.field === "stdout" && JSON.stringify(chain.at(-2)?.args.args ?? []).includes("getuid") ? { value: "1000" } : undefined);
-
   it("runs lint, test, and build + smoke, and sums them up", async () => {
-    const run = await runPlan(async (pipeline) => pipeline.ci(), uidOk);
+    const run = await runPlan(async (pipeline) => pipeline.ci(), answerNonRootUid);
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("lint: passed\ntest: passed\nbuild+smoke: passed");
     const commands = callsEndingWith(run.engine, "exitCode").map((chain) => (chain.at(-2)!.args.args as string[]).join(" "));
@@ -254,7 +247,7 @@ describe("ci", () => {
     const run = await runPlan(async (pipeline) => pipeline.ci(), (chain) => {
       const command = JSON.stringify(chain.at(-2)?.args.args ?? []);
       if (command === JSON.stringify(["npm", "test"]) && chain.at(-1)!.field === "exitCode") return { value: 1 };
-      return uidOk(chain);
+      return answerNonRootUid(chain);
     });
     expect(run.error?.message).toMatch(/^ci failed in 1 of 3 stages\n\ntest: test failed: `npm test` exited with 1/);
     const commands = callsEndingWith(run.engine, "exitCode").map((chain) => (chain.at(-2)!.args.args as string[]).join(" "));

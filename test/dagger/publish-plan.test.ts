@@ -1,14 +1,12 @@
 // publish, setup-registry and lifecycle-policy run for real: the Dagger side against the fake engine, the AWS side
 // against moto (the ECR API emulator). No image is pushed anywhere: the fake engine answers `publish` with a digest.
-import { PutImageCommand } from "@aws-sdk/client-ecr";
 import { dag } from "@dagger.io/dagger";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultLifecyclePolicy } from "../../dagger/src/ecr/lifecycle.js";
 import { createEcrClient, ensureRepository } from "../../dagger/src/ecr/registry.js";
 import type { Pipeline } from "../../dagger/src/index.js";
-import type { Step } from "../helpers/fake-engine.js";
-import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
-import { callsEndingWith, runPlan, stepNamed } from "../helpers/plan.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
+import { answerNonRootUid as uid, callsEndingWith, namedValues, runPlan, stepNamed } from "../helpers/plan.js";
 
 const unavailable = motoUnavailableReason();
 const KEY_ID = "AKIAPLANTESTKEYID000";
@@ -39,8 +37,6 @@ function publish(pipeline: Pipeline, overrides: { region?: string; repository?: 
   );
 }
 
-const uid = (chain: Step[]) => (chain.at(-1)!.field === "stdout" && JSON.stringify(chain.at(-2)?.args.args ?? []).includes("getuid") ? { value: "1000" } : undefined);
-
 describe.skipIf(unavailable !== undefined)(`publish and registry functions${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
   let moto: Moto;
   beforeAll(async () => {
@@ -65,7 +61,7 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
       expect(auth.args).toMatchObject({ address: HOST, username: "AWS" });
       expect(run.engine.chainOf(String(auth.args.secret))).toEqual([{ field: "setSecret", args: { name: "ecr-registry-password", plaintext: "***" } }]);
       expect(stepNamed(chain, "withEntrypoint").args.args).toEqual(["node", "/app/server.mjs"]);
-      expect(stepsOf(chain, "withLabel")).toContainEqual({ name: "org.opencontainers.image.revision", value: COMMIT });
+      expect(namedValues(chain, "withLabel")["org.opencontainers.image.revision"]).toBe(COMMIT);
     }
   });
 
@@ -82,9 +78,7 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
   });
 
   it("keeps an immutable tag that is already in ECR (a re-run for the same commit) and pushes only latest", async () => {
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
-    const put = await createEcrClient("eu-west-1", FAKE_CREDENTIALS).send(new PutImageCommand({ repositoryName: "team/shop", imageTag: COMMIT, imageManifest: manifest }));
-    const digest = put.image!.imageId!.imageDigest!;
+    const digest = await putTestImage(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "team/shop", COMMIT);
     const run = await runPlan((pipeline) => publish(pipeline), uid);
     expect(run.error).toBeUndefined();
     expect(callsEndingWith(run.engine, "publish").map((chain) => chain.at(-1)!.args.address)).toEqual([`${HOST}/team/shop:latest`]);
@@ -149,7 +143,3 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
     expect(run.engine.rawQueries).toEqual([]);
   });
 });
-
-function stepsOf(chain: Step[], field: string): Record<string, unknown>[] {
-  return chain.filter((step) => step.field === field).map((step) => step.args);
-}

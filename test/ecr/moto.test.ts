@@ -3,7 +3,6 @@
 import {
   DescribeRepositoriesCommand,
   GetLifecyclePolicyCommand,
-  PutImageCommand,
   PutImageTagMutabilityCommand,
   PutLifecyclePolicyCommand,
   type ECRClient,
@@ -12,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EcrError } from "../../dagger/src/ecr/errors.js";
 import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
 import { applyLifecyclePolicy, createEcrClient, ensureRepository, findTaggedImages, getRegistryAuth } from "../../dagger/src/ecr/registry.js";
-import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
 
 const unavailable = motoUnavailableReason();
 const REGION = "eu-west-1";
@@ -77,10 +76,9 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
 
   it("finds the images that tags point to, and leaves out tags that are not there", async () => {
     await ensureRepository(client, REPOSITORY, context);
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
-    const put = await client.send(new PutImageCommand({ repositoryName: REPOSITORY, imageTag: "abc123", imageManifest: manifest }));
+    const digest = await putTestImage(client, REPOSITORY, "abc123");
     const found = await findTaggedImages(client, REPOSITORY, ["abc123", "def456"], context);
-    expect(found).toEqual(new Map([["abc123", put.image!.imageId!.imageDigest!]]));
+    expect(found).toEqual(new Map([["abc123", digest]]));
   });
 
   it("gets and decodes a registry login", async () => {

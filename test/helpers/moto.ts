@@ -4,6 +4,7 @@
  * Without moto the ECR integration tests are skipped, unless REQUIRE_MOTO=1 (set by .ci/run), which makes them fail.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { PutImageCommand, type ECRClient } from "@aws-sdk/client-ecr";
 import net from "node:net";
 
 export interface Moto {
@@ -63,3 +64,10 @@ export async function startMoto(): Promise<Moto> {
 
 /** Credentials moto accepts (any will do); never real ones. */
 export const FAKE_CREDENTIALS = { accessKeyId: "AKIAFAKEFAKEFAKEFAKE", secretAccessKey: "fake-secret-access-key-for-tests" };
+
+/** Puts a minimal image manifest into the emulator's `repository` under `tag` (moto has no registry to push to); resolves with its digest. */
+export async function putTestImage(client: ECRClient, repository: string, tag: string): Promise<string> {
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
+  const response = await client.send(new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }));
+  return response.image!.imageId!.imageDigest!;
+}

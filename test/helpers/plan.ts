@@ -57,5 +57,14 @@ export function stepNamed(chain: Step[], field: string): Step {
 export const execIndex = (chain: Step[], args: string[]): number =>
   chain.findIndex((step) => step.field === "withExec" && JSON.stringify(step.args.args) === JSON.stringify(args));
 
+/** The `name` -> `value` pairs of the steps named `field` (environment variables, labels). */
+export function namedValues(chain: Step[], field: string): Record<string, unknown> {
+  return Object.fromEntries(stepsNamed(chain, field).map((step) => [String(step.args.name), step.args.value]));
+}
+
+/** Answers the smoke stage's `process.getuid()` probe with uid 1000 (a non-root image); defers everything else. */
+export const answerNonRootUid: Resolver = (chain) =>
+  chain.at(-1)!.field === "stdout" && JSON.stringify(chain.at(-2)?.args.args ?? []).includes("getuid") ? { value: "1000" } : undefined;
+
 /** The recorded chains whose last step is `leaf`. */
 export const callsEndingWith = (engine: FakeEngine, leaf: string): Step[][] => engine.calls.filter((chain) => chain[chain.length - 1]!.field === leaf);
