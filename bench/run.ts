@@ -37,8 +37,8 @@ interface Server {
   port: number;
 }
 
-async function startServer(file: string, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1", ...env }, stdio: ["ignore", "pipe", "inherit"] });
+async function startServer(file: string): Promise<Server> {
+  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
     const onData = (chunk: Buffer) => {
@@ -56,9 +56,11 @@ async function startServer(file: string, env: Record<string, string> = {}): Prom
   return { child, port };
 }
 
-async function stopServer(server: Server): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once("exit", resolve));
-  server.child.kill("SIGTERM");
+/** Sends SIGTERM and waits for the exit (at once if the process has already exited). */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
   await exited;
 }
 
@@ -108,9 +110,7 @@ async function coldStart(file: string, port: number): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   } finally {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
+    await stop(child);
   }
 }
 
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       halves.push(await load("bare Hono", baseline, "/healthz", DURATION_S / 2));
       halves.push(await load("production", production, "/healthz", DURATION_S / 2));
     }
-    await stopServer(baseline);
+    await stop(baseline.child);
     runs.push(combine(halves.filter((run) => run.target === "bare Hono")), combine(halves.filter((run) => run.target === "production")));
     for (const urlPath of ["/", "/api/greeting?name=Ada"]) runs.push(await load("production", production, urlPath));
     const afterLoadRss = rssMiB(production.child.pid!);
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       const warm = samples[Math.max(0, Math.floor(samples.length / 10) - 1)]!;
       soak = { seconds: SOAK_S, connections: 10, samplesMiB: samples, growthPercent: round(((samples.at(-1)! - warm) / warm) * 100), requests: soakRun.requests, errors: soakRun.errors + soakRun.non2xx };
     }
-    await stopServer(production);
+    await stop(production.child);
 
     const bareHealthz = runs.find((run) => run.target === "bare Hono")!;
     const prodHealthz = runs.find((run) => run.target === "production" && run.path === "/healthz")!;
