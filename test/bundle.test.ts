@@ -1,15 +1,17 @@
 // The production bundle, built by the real build script, copied alone into an empty folder and run with `node`.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
-import { buildBundle, httpRequest, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
+import { buildBundle, httpRequest, ROOT, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
 
 let folder: string;
 let bundle: string;
-const BUILD_ENV = { GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567", BUILD_TIME: "2026-02-03T04:05:06.000Z" };
+const BUILD_ENV = { GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567", SOURCE_DATE_EPOCH: "1770091506" };
+const BUILD_TIME = "2026-02-03T04:05:06.000Z";
 
 beforeAll(() => {
   folder = mkdtempSync(path.join(tmpdir(), "bundle-"));
@@ -27,10 +29,40 @@ describe("the bundle", () => {
     service = await spawnService([bundle], {}, process.execPath);
     expect((await httpRequest(service.port, "/healthz")).status).toBe(200);
     const version = JSON.parse((await httpRequest(service.port, "/version")).body) as Record<string, string>;
-    expect(version).toEqual({ name: "hono-ecr-service", version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_ENV.BUILD_TIME, node: process.version });
+    expect(version).toEqual({ name: "hono-ecr-service", version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_TIME, node: process.version });
     service.child.kill("SIGTERM");
     expect(await service.exitCode).toBe(0);
   });
+});
+
+describe("reproducible builds", () => {
+  const NO_TIME = { SOURCE_DATE_EPOCH: "", GIT_COMMIT: "" };
+  const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+  it("two builds of one commit, with no time variables set, give identical bytes and file times: the commit's time", async () => {
+    const [first, second] = [path.join(folder, "first.mjs"), path.join(folder, "second.mjs")];
+    buildBundle(first, NO_TIME);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    buildBundle(second, NO_TIME);
+    expect(sha256(first)).toBe(sha256(second));
+    // In a git checkout the build time is the commit's; in a source tree without .git (the pipeline's test stage) "unknown".
+    let commitTime: number | undefined;
+    try {
+      commitTime = Number(execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+    } catch {
+      commitTime = undefined;
+    }
+    for (const file of [first, second]) expect(statSync(file).mtimeMs).toBe((commitTime ?? 0) * 1000);
+    expect(readFileSync(first, "utf8")).toContain(commitTime === undefined ? 'buildTime:"unknown"' : new Date(commitTime * 1000).toISOString());
+  }, 60_000);
+
+  it("SOURCE_DATE_EPOCH sets the build time; a value that is not whole seconds stops the build, naming it", () => {
+    const outfile = path.join(folder, "dated.mjs");
+    buildBundle(outfile, { SOURCE_DATE_EPOCH: "0" });
+    expect(readFileSync(outfile, "utf8")).toContain("1970-01-01T00:00:00.000Z");
+    expect(statSync(outfile).mtimeMs).toBe(0);
+    expect(() => buildBundle(outfile, { SOURCE_DATE_EPOCH: "yesterday" })).toThrow(/SOURCE_DATE_EPOCH="yesterday" is invalid: expected whole seconds since 1970/);
+  }, 60_000);
 });
 
 /** Why `unshare --pid` cannot run here (needs root or user namespaces), or undefined when it can. */
