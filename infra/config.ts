@@ -13,6 +13,13 @@ export interface IdentitySettings {
   githubRepositoryId: string;
   /** The only branch allowed to publish. */
   branch: string;
+  /** The GitHub environment (with required reviewers) whose jobs may assume the registry role. */
+  registryEnvironment: string;
+  /**
+   * The exact `sub` prefix the repository sends (GitHub's OIDC subject API, `sub_claim_prefix`), when given: the roles
+   * then trust only that form instead of both the name form and the immutable id form.
+   */
+  subjectPrefix?: string;
   /** The ECR repository the roles may use. */
   ecrRepository: string;
   /** AWS region of the ECR repository and of the stack. */
@@ -27,6 +34,7 @@ export type ContextReader = (key: string) => unknown;
 const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const NUMERIC_ID = /^[1-9]\d{0,19}$/;
 const BRANCH = /^(?!\/|.*\/\/|.*\.\.|.*\/$|.*\.lock$)[A-Za-z0-9._/-]{1,255}$/;
+const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
 const OIDC_PROVIDER_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 
 /** Validates the stack's context; `defaultRegion` is the CLI's region (CDK_DEFAULT_REGION). */
@@ -52,6 +60,9 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   const githubOwnerId = check("githubOwnerId", required("githubOwnerId", idHint), NUMERIC_ID, "the owner's numeric id");
   const githubRepositoryId = check("githubRepositoryId", required("githubRepositoryId", idHint), NUMERIC_ID, "the repository's numeric id");
   const branch = check("branch", read("branch") ?? "main", BRANCH, "a git branch name, e.g. main");
+  const registryEnvironment = check("registryEnvironment", read("registryEnvironment") ?? "registry", ENVIRONMENT, "a GitHub environment name, e.g. registry");
+  const subjectPrefix = read("subjectPrefix");
+  if (subjectPrefix !== undefined) validateSubjectPrefix(subjectPrefix, githubRepository, githubOwnerId, githubRepositoryId);
   const region = read("region") ?? defaultRegion;
   if (region === undefined) throw new InputError("context region is required: pass -c region=eu-west-1 (or configure a default region for the AWS CLI)");
   const existingOidcProviderArn = read("existingOidcProviderArn");
@@ -63,8 +74,38 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
     githubOwnerId,
     githubRepositoryId,
     branch,
+    registryEnvironment,
+    ...(subjectPrefix !== undefined ? { subjectPrefix } : {}),
     ecrRepository: validateRepositoryName(read("ecrRepository") ?? "hono-ecr-service"),
     region: validateRegion(region),
     ...(existingOidcProviderArn !== undefined ? { existingOidcProviderArn } : {}),
   };
+}
+
+/**
+ * The `sub` prefix forms a repository can send: the name form `repo:OWNER/REPO` and the immutable id form
+ * `repo:OWNER@OWNER_ID/REPO@REPO_ID` (ids appended with `@`, which no GitHub name can contain).
+ */
+export function subjectPrefixes(githubRepository: string, ownerId: string, repositoryId: string): string[] {
+  const [owner, repo] = githubRepository.split("/");
+  return [`repo:${githubRepository}`, `repo:${owner}@${ownerId}/${repo}@${repositoryId}`];
+}
+
+/**
+ * Accepts a `subjectPrefix` only if it is one of this repository's two forms. A hyphenated id form
+ * (`repo:OWNER-OWNER_ID/REPO-REPO_ID`, as in one of GitHub's changelog examples) is refused: anyone can register an owner
+ * and a repository with those names, so such a subject proves nothing.
+ */
+function validateSubjectPrefix(prefix: string, githubRepository: string, ownerId: string, repositoryId: string): void {
+  const allowed = subjectPrefixes(githubRepository, ownerId, repositoryId);
+  const [owner, repo] = githubRepository.split("/");
+  if (prefix === `repo:${owner}-${ownerId}/${repo}-${repositoryId}`) {
+    throw new InputError(
+      `context subjectPrefix=${JSON.stringify(prefix)} is refused: the hyphenated id form can be produced by anyone who registers those names; ` +
+        `use the form GitHub's OIDC subject API returns (${allowed[1]})`,
+    );
+  }
+  if (!allowed.includes(prefix)) {
+    throw new InputError(`context subjectPrefix=${JSON.stringify(prefix)} is invalid: expected one of ${allowed.join(" or ")} (from githubRepository, githubOwnerId and githubRepositoryId)`);
+  }
 }

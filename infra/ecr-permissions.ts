@@ -1,31 +1,30 @@
 /**
- * The ECR permissions each pipeline function needs: the single source for the IAM roles in this stack
- * and for the README's "IAM permissions" table.
+ * The ECR permissions each pipeline function needs: the single source for the IAM roles in this stack and for the
+ * README's "IAM permissions" table. The API actions are exactly the calls the code makes (test/dagger/iam-actions.test.ts
+ * records them while the functions run, and fails when a list and the code drift apart).
  */
 
 /** Registry login: GetAuthorizationToken cannot be scoped to a repository, so it is granted on "*". */
 export const LOGIN_ACTIONS = ["ecr:GetAuthorizationToken"];
 
-/** `dagger call publish`: push layers and manifests to one repository, and read back digests. */
-export const PUBLISH_ACTIONS = [
-  "ecr:BatchCheckLayerAvailability",
-  "ecr:InitiateLayerUpload",
-  "ecr:UploadLayerPart",
-  "ecr:CompleteLayerUpload",
-  "ecr:PutImage",
-  "ecr:BatchGetImage",
-  "ecr:DescribeRepositories",
-  "ecr:DescribeImages",
-];
+/** What a registry push of layers and manifests needs (the engine's `publish`, like `docker push`). */
+export const PUSH_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"];
 
-/** `dagger call setup-registry` and `dagger call lifecycle-preview`: create and configure one repository. */
+/** The ECR API calls `dagger call publish` makes itself: find a release by tag, read its manifests, tag them by digest. */
+export const PUBLISH_API_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage"];
+
+/** `dagger call publish`, on the one repository: push, plus its own API calls. */
+export const PUBLISH_ACTIONS = [...new Set([...PUSH_ACTIONS, ...PUBLISH_API_ACTIONS])];
+
+/** `dagger call setup-registry` and `dagger call lifecycle-preview` (with and without --offline): one repository. */
 export const REGISTRY_ACTIONS = [
-  "ecr:CreateRepository",
   "ecr:DescribeRepositories",
+  "ecr:CreateRepository",
   "ecr:PutImageTagMutability",
   "ecr:PutImageScanningConfiguration",
   "ecr:GetLifecyclePolicy",
   "ecr:PutLifecyclePolicy",
   "ecr:StartLifecyclePolicyPreview",
   "ecr:GetLifecyclePolicyPreview",
+  "ecr:DescribeImages",
 ];

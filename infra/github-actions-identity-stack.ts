@@ -1,21 +1,29 @@
-import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
-import type { IdentitySettings } from "./config.js";
+import { subjectPrefixes, type IdentitySettings } from "./config.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "./ecr-permissions.js";
 
 /** GitHub's OIDC issuer and the audience configure-aws-credentials asks for. */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 export const STS_AUDIENCE = "sts.amazonaws.com";
 
+/** The `sub` prefixes the roles trust: the exact one given (`subjectPrefix`), or the name form and the immutable id form. */
+function prefixes(settings: IdentitySettings): string[] {
+  return settings.subjectPrefix ? [settings.subjectPrefix] : subjectPrefixes(settings.githubRepository, settings.githubOwnerId, settings.githubRepositoryId);
+}
+
 /**
  * The `sub` claims of workflow runs on `branch` of the repository: the name form, and the immutable id form that
- * repositories created on or after 2026-07-15 (or opted in) send. Both are accepted; nothing else is.
+ * repositories created or renamed on or after 2026-06-18 (or opted in) send; or only the exact form configured.
  */
 export function branchSubjects(settings: IdentitySettings): string[] {
-  const [owner, repo] = settings.githubRepository.split("/");
-  const ref = `ref:refs/heads/${settings.branch}`;
-  return [`repo:${settings.githubRepository}:${ref}`, `repo:${owner}@${settings.githubOwnerId}/${repo}@${settings.githubRepositoryId}:${ref}`];
+  return prefixes(settings).map((prefix) => `${prefix}:ref:refs/heads/${settings.branch}`);
+}
+
+/** The `sub` claims of jobs that run in the GitHub environment `environment` (a job with `environment:` sends this form). */
+export function environmentSubjects(settings: IdentitySettings, environment: string): string[] {
+  return prefixes(settings).map((prefix) => `${prefix}:environment:${environment}`);
 }
 
 /** The stack's settings plus the usual stack props. */
@@ -25,7 +33,8 @@ export interface GithubActionsIdentityStackProps extends StackProps {
 
 /**
  * The AWS identity GitHub Actions needs to ship the service: the GitHub OIDC provider, a publish role (push to one ECR
- * repository, from one branch) and a registry role (create and configure that repository). No long-lived keys.
+ * repository, from one branch) and a registry role (create and configure that repository, only from jobs in a GitHub
+ * environment that a repository admin can protect with required reviewers). No long-lived keys.
  */
 export class GithubActionsIdentityStack extends Stack {
   readonly publishRole: Role;
@@ -35,26 +44,33 @@ export class GithubActionsIdentityStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
 
-    const provider: IOidcProvider = settings.existingOidcProviderArn
-      ? OidcProviderNative.fromOidcProviderArn(this, "GithubOidcProvider", settings.existingOidcProviderArn)
-      : new OidcProviderNative(this, "GithubOidcProvider", { url: `https://${GITHUB_OIDC_HOST}`, clientIds: [STS_AUDIENCE] });
+    let provider: IOidcProvider;
+    if (settings.existingOidcProviderArn) {
+      provider = OidcProviderNative.fromOidcProviderArn(this, "GithubOidcProvider", settings.existingOidcProviderArn);
+    } else {
+      const created = new OidcProviderNative(this, "GithubOidcProvider", { url: `https://${GITHUB_OIDC_HOST}`, clientIds: [STS_AUDIENCE] });
+      // An account holds one provider per issuer, and other stacks or tools may come to rely on it: deleting this stack
+      // leaves it in place (import it next time with -c existingOidcProviderArn=...).
+      created.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      provider = created;
+    }
 
-    const trustedBranch = () =>
+    const trusted = (subjects: string[]) =>
       new WebIdentityPrincipal(provider.oidcProviderArn, {
-        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: branchSubjects(settings) },
+        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects },
       });
     const repositoryArn = this.formatArn({ service: "ecr", resource: "repository", resourceName: settings.ecrRepository });
 
     this.publishRole = new Role(this, "PublishRole", {
-      assumedBy: trustedBranch(),
+      assumedBy: trusted(branchSubjects(settings)),
       description: `GitHub Actions (${settings.githubRepository}@${settings.branch}) pushes images to ECR ${settings.ecrRepository}`,
     });
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: LOGIN_ACTIONS, resources: ["*"] }));
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: PUBLISH_ACTIONS, resources: [repositoryArn] }));
 
     this.registryRole = new Role(this, "RegistryRole", {
-      assumedBy: trustedBranch(),
-      description: `GitHub Actions (${settings.githubRepository}@${settings.branch}) creates and configures ECR ${settings.ecrRepository}`,
+      assumedBy: trusted(environmentSubjects(settings, settings.registryEnvironment)),
+      description: `GitHub Actions (${settings.githubRepository}, environment ${settings.registryEnvironment}) creates and configures ECR ${settings.ecrRepository}`,
     });
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_ACTIONS, resources: [repositoryArn] }));
 

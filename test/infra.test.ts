@@ -9,7 +9,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 import { ROOT } from "./helpers/process.js";
 
@@ -44,8 +44,10 @@ function statementsOf(template: Template, rolePrefix: string): { Action: string 
 }
 
 describe("GitHub Actions identity stack", () => {
-  it("creates the GitHub OIDC provider for the STS audience", () => {
-    synth().hasResourceProperties("AWS::IAM::OIDCProvider", { Url: "https://token.actions.githubusercontent.com", ClientIdList: ["sts.amazonaws.com"] });
+  it("creates the GitHub OIDC provider for the STS audience, and keeps it when the stack is deleted (one per account)", () => {
+    const template = synth();
+    template.hasResourceProperties("AWS::IAM::OIDCProvider", { Url: "https://token.actions.githubusercontent.com", ClientIdList: ["sts.amazonaws.com"] });
+    template.hasResource("AWS::IAM::OIDCProvider", { DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
   });
 
   it("imports an existing provider instead of creating a second one", () => {
@@ -55,14 +57,19 @@ describe("GitHub Actions identity stack", () => {
     template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Federated: arn } })] }) });
   });
 
-  it("trusts only this repository's main branch, in both the name and the immutable id form", () => {
+  it("trusts the publish role to main and the registry role to the registry environment, in both sub forms", () => {
     const template = synth();
     template.resourceCountIs("AWS::IAM::Role", 2);
-    const subjects = ["repo:acme/shop:ref:refs/heads/main", "repo:acme@1111/shop@2222:ref:refs/heads/main"];
-    template.allResourcesProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(subjects) });
-    // Exactly this document: no other condition (no StringLike wildcard), no other principal.
+    const subjects = {
+      PublishRole: ["repo:acme/shop:ref:refs/heads/main", "repo:acme@1111/shop@2222:ref:refs/heads/main"],
+      RegistryRole: ["repo:acme/shop:environment:registry", "repo:acme@1111/shop@2222:environment:registry"],
+    };
+    // Exactly these documents: no other condition (no StringLike wildcard), no other principal.
     const [providerId] = Object.keys(template.findResources("AWS::IAM::OIDCProvider"));
-    for (const role of Object.values(template.findResources("AWS::IAM::Role")) as { Properties: { AssumeRolePolicyDocument: unknown } }[]) {
+    const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: unknown } }>;
+    expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(["PublishRole", "RegistryRole"]);
+    for (const [id, role] of Object.entries(roles)) {
+      const sub = subjects[id.replace(/[0-9A-F]{8}$/, "") as keyof typeof subjects];
       expect(role.Properties.AssumeRolePolicyDocument).toEqual({
         Version: "2012-10-17",
         Statement: [
@@ -70,15 +77,21 @@ describe("GitHub Actions identity stack", () => {
             Action: "sts:AssumeRoleWithWebIdentity",
             Effect: "Allow",
             Principal: { Federated: { Ref: providerId } },
-            Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": subjects } },
+            Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": sub } },
           },
         ],
       });
     }
   });
 
+  it("trusts only the exact sub prefix when one is given (GitHub's sub_claim_prefix)", () => {
+    const template = synth({ subjectPrefix: "repo:acme@1111/shop@2222", registryEnvironment: "ecr-admin" });
+    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:ref:refs/heads/main"]) });
+    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:environment:ecr-admin"]) });
+  });
+
   it("follows another branch when asked", () => {
-    synth({ branch: "release" }).allResourcesProperties("AWS::IAM::Role", {
+    synth({ branch: "release" }).hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: trust(["repo:acme/shop:ref:refs/heads/release", "repo:acme@1111/shop@2222:ref:refs/heads/release"]),
     });
   });
@@ -95,10 +108,11 @@ describe("GitHub Actions identity stack", () => {
       "ecr:UploadLayerPart",
       "ecr:CompleteLayerUpload",
       "ecr:PutImage",
-      "ecr:BatchGetImage",
-      "ecr:DescribeRepositories",
       "ecr:DescribeImages",
+      "ecr:BatchGetImage",
     ]);
+    expect(PUBLISH_ACTIONS).toEqual(expect.arrayContaining(PUSH_ACTIONS));
+    expect(PUBLISH_ACTIONS).not.toContain("ecr:DescribeRepositories");
   });
 
   it("lets the registry role manage only the one repository, and not push", () => {
@@ -126,6 +140,9 @@ describe("context validation", () => {
     [{ ecrRepository: "Shop" }, 'repository "Shop" is not a valid ECR repository name'],
     [{ region: "europe" }, 'region "europe" is not an AWS region name'],
     [{ existingOidcProviderArn: "arn:aws:iam::123:oidc-provider/x" }, 'context existingOidcProviderArn="arn:aws:iam::123:oidc-provider/x" is invalid'],
+    [{ registryEnvironment: "a b" }, 'context registryEnvironment="a b" is invalid: expected a GitHub environment name'],
+    [{ subjectPrefix: "repo:acme-1111/shop-2222" }, 'context subjectPrefix="repo:acme-1111/shop-2222" is refused: the hyphenated id form can be produced by anyone'],
+    [{ subjectPrefix: "repo:acme/other" }, 'context subjectPrefix="repo:acme/other" is invalid: expected one of repo:acme/shop or repo:acme@1111/shop@2222'],
   ])("rejects %j", (overrides, message) => {
     expect(() => settings(overrides)).toThrow(InputError);
     expect(() => settings(overrides)).toThrow(message);
@@ -133,7 +150,15 @@ describe("context validation", () => {
 
   it("defaults the branch to main, the repository to hono-ecr-service, the region to the CLI's", () => {
     const read = readIdentitySettings((key) => ({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2" })[key], "ap-southeast-2");
-    expect(read).toEqual({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2", branch: "main", ecrRepository: "hono-ecr-service", region: "ap-southeast-2" });
+    expect(read).toEqual({
+      githubRepository: "acme/shop",
+      githubOwnerId: "1",
+      githubRepositoryId: "2",
+      branch: "main",
+      registryEnvironment: "registry",
+      ecrRepository: "hono-ecr-service",
+      region: "ap-southeast-2",
+    });
     expect(() => readIdentitySettings((key) => ({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2" })[key])).toThrow("context region is required");
   });
 });

