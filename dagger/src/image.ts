@@ -1,5 +1,5 @@
 import { dag, type Container, type File, type Platform } from "@dagger.io/dagger";
-import { BUNDLE_PATH, NODE_IMAGE, RUNTIME_USER, SERVICE_PORT } from "./versions.js";
+import { BUNDLE_PATH, NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, RUNTIME_USER, SERVICE_PORT } from "./versions.js";
 
 /** What the runtime image says about itself in its OCI labels. */
 export interface ImageMetadata {
@@ -10,27 +10,32 @@ export interface ImageMetadata {
   sourceUrl: string;
 }
 
-/** Package managers the official Node.js image ships and the runtime never needs. */
-const PACKAGE_MANAGER_PATHS = [
-  "/usr/local/lib/node_modules",
-  "/usr/local/bin/npm",
-  "/usr/local/bin/npx",
-  "/usr/local/bin/corepack",
-  "/usr/local/bin/yarn",
-  "/usr/local/bin/yarnpkg",
-  "/opt/yarn-*",
+/** Directories of the official Node.js image that hold package managers the runtime never needs (`*` as in Dagger's paths). */
+const PACKAGE_MANAGER_DIRECTORIES = ["/usr/local/lib/node_modules", "/opt/yarn-*"];
+/** Their commands (symbolic links into those directories). */
+const PACKAGE_MANAGER_COMMANDS = ["/usr/local/bin/npm", "/usr/local/bin/npx", "/usr/local/bin/corepack", "/usr/local/bin/yarn", "/usr/local/bin/yarnpkg"];
+
+/**
+ * The image's own health check, for `docker run` and compose users (ECS ignores it and uses its task definition's):
+ * GET /healthz with Node's fetch, since the image has neither curl nor wget.
+ */
+export const HEALTHCHECK_COMMAND = [
+  "node",
+  "-e",
+  "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))",
 ];
 
 /**
- * The runtime image: Node.js and the bundle only. No npm, no node_modules, no sources; runs as an unprivileged user
- * with node as PID 1 (it handles SIGTERM itself), `NODE_ENV=production`, the service port exposed, and OCI labels
- * without a build timestamp, so an unchanged bundle gives an identical image.
+ * The runtime image for `platform` (default: the engine's own): Node.js and the bundle only. No npm, no node_modules, no
+ * sources; removed without running a shell, so a foreign platform needs no emulation to assemble. Runs as an unprivileged
+ * user with node as PID 1 (it handles SIGTERM itself), `NODE_ENV=production`, the service port exposed, a health check,
+ * and OCI labels without a build timestamp. Every input is fixed (base by digest, file owner, mode and time, labels,
+ * environment), so the same commit gives the same image configuration and layers.
  */
 export function runtimeImage(bundle: File, metadata: ImageMetadata, platform?: Platform): Container {
-  let image = dag
-    .container(platform ? { platform } : undefined)
-    .from(NODE_IMAGE)
-    .withExec(["sh", "-c", `rm -rf ${PACKAGE_MANAGER_PATHS.join(" ")}`])
+  const base = dag.container(platform ? { platform } : undefined).from(NODE_IMAGE);
+  let image = PACKAGE_MANAGER_DIRECTORIES.reduce((container, directory) => container.withoutDirectory(directory), base)
+    .withoutFiles(PACKAGE_MANAGER_COMMANDS)
     .withFile(BUNDLE_PATH, bundle, { owner: "root:root", permissions: 0o444 })
     .withWorkdir("/app")
     .withEnvVariable("NODE_ENV", "production")
@@ -38,10 +43,12 @@ export function runtimeImage(bundle: File, metadata: ImageMetadata, platform?: P
     .withUser(RUNTIME_USER)
     .withExposedPort(SERVICE_PORT)
     .withEntrypoint(["node", BUNDLE_PATH])
+    .withDockerHealthcheck(HEALTHCHECK_COMMAND, { interval: "10s", timeout: "3s", startPeriod: "5s", retries: 3 })
     .withLabel("org.opencontainers.image.title", metadata.title)
     .withLabel("org.opencontainers.image.version", metadata.version)
     .withLabel("org.opencontainers.image.revision", metadata.revision)
-    .withLabel("org.opencontainers.image.base.name", `docker.io/library/${NODE_IMAGE}`);
+    .withLabel("org.opencontainers.image.base.name", `docker.io/library/${NODE_IMAGE_TAG}`)
+    .withLabel("org.opencontainers.image.base.digest", NODE_IMAGE_DIGEST);
   if (metadata.sourceUrl) image = image.withLabel("org.opencontainers.image.source", metadata.sourceUrl);
   return image;
 }

@@ -2,16 +2,44 @@
  * The delivery pipeline of the service: lint, test, build, smoke-test, serve and publish, each a containerized stage
  * that runs the same on a laptop (`dagger call ...`) and in CI.
  */
-import { argument, check, dag, func, object, type Container, type Directory, type Platform, type Secret, type Service } from "@dagger.io/dagger";
+import { createHash } from "node:crypto";
+import {
+  argument,
+  check,
+  dag,
+  func,
+  object,
+  type Container,
+  type Directory,
+  type File,
+  type GitRepository,
+  type Platform,
+  type Secret,
+  type Service,
+} from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import type { CallContext } from "./ecr/errors.js";
-import { defaultLifecyclePolicy } from "./ecr/lifecycle.js";
-import { applyLifecyclePolicy, createEcrClient, ensureRepository, findTaggedImages, getRegistryAuth, isMutableTag, previewLifecyclePolicy } from "./ecr/registry.js";
-import { validatePlatforms, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
-import { runtimeImage } from "./image.js";
-import { SMOKE_SCRIPT, smokeProbes } from "./smoke.js";
-import { nodeBuildEnv, runStage } from "./stages.js";
-import { BUNDLE_PATH, NODE_IMAGE, SERVICE_PORT, SOURCE_IGNORE } from "./versions.js";
+import { EcrError } from "./ecr/errors.js";
+import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
+import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
+import {
+  applyLifecyclePolicy,
+  createEcrClient,
+  ensureRepository,
+  findImageByTag,
+  getRegistryAuth,
+  listImages,
+  previewLifecyclePolicy,
+  tagRelease,
+} from "./ecr/registry.js";
+import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/release-tags.js";
+import { InputError, registryHost, validateRegion, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
+import { runtimeImage, type ImageMetadata } from "./image.js";
+import { smokeTest } from "./smoke.js";
+import { nodeBuildEnv, runStage, testEnv } from "./stages.js";
+import { SOURCE_IGNORE } from "./versions.js";
+
+/** Storage price of ECR (private repositories, per GB-month, most regions), for the lifecycle preview's cost column. */
+const ECR_STORAGE_USD_PER_GB_MONTH = 0.1;
 
 /** Lints, tests, builds, smoke-tests and ships the Hono service. */
 @object()
@@ -54,34 +82,63 @@ export class Pipeline {
   }
 
   /**
-   * Runs `npm test`: the service's test suite and the pipeline's offline checks.
+   * Runs `npm test`, the whole suite as `.ci/run` runs it: with moto (the ECR API emulator) installed and required.
    *
    * Example: `dagger call test`
    */
   @func()
   @check()
   async test(): Promise<void> {
-    await runStage("test", this.buildEnv(), ["npm", "test"]);
+    await runStage("test", testEnv(this.source), ["npm", "test"]);
   }
 
   /**
-   * Builds the runtime image: the bundle from `npm run build` on Node.js 24, run as an unprivileged user.
+   * The service bundle (`npm run build`): one JavaScript file for every platform, reproducible from its inputs.
+   *
+   * Example: `dagger call bundle --commit=$(git rev-parse HEAD) --source-date-epoch=$(git log -1 --format=%ct) export --path=server.mjs`
+   */
+  @func()
+  async bundle(
+    /** Git commit baked into the bundle (`/version`). */
+    commit = "unknown",
+    /** Build time baked into the bundle, in seconds since 1970: the commit's time (`git log -1 --format=%ct`); omitted: "unknown". */
+    sourceDateEpoch?: number,
+  ): Promise<File> {
+    let env = this.buildEnv().withEnvVariable("GIT_COMMIT", commit);
+    if (sourceDateEpoch !== undefined) env = env.withEnvVariable("SOURCE_DATE_EPOCH", String(sourceDateEpoch));
+    return (await runStage("build", env, ["npm", "run", "build"])).file("dist/server.mjs");
+  }
+
+  /**
+   * Builds the runtime image for one platform: the bundle on Node.js 24, run as an unprivileged user.
    *
    * Example: `dagger call build --commit=$(git rev-parse HEAD) export --path=image.tar`
    */
   @func()
   async build(
-    /** Target platform, e.g. linux/amd64 or linux/arm64 (Graviton); defaults to the engine's own. */
+    /** Target platform, linux/amd64 or linux/arm64 (Graviton); defaults to the engine's own. */
     platform?: Platform,
     /** Git commit baked into the bundle (`/version`) and the `org.opencontainers.image.revision` label. */
     commit = "unknown",
+    /** Build time in seconds since 1970 (the commit's time, `git log -1 --format=%ct`); omitted: "unknown". */
+    sourceDateEpoch?: number,
     /** Repository URL for the `org.opencontainers.image.source` label, e.g. https://github.com/OWNER/REPO. */
     sourceUrl = "",
   ): Promise<Container> {
+    return runtimeImage(await this.bundle(commit, sourceDateEpoch), await this.imageMetadata(commit, sourceUrl), platform);
+  }
+
+  /** The OCI label values of an image of `revision`. */
+  private async imageMetadata(revision: string, sourceUrl: string): Promise<ImageMetadata> {
     const pkg = await this.packageJson();
-    const built = await runStage("build", this.buildEnv().withEnvVariable("GIT_COMMIT", commit), ["npm", "run", "build"]);
-    const bundle = built.file("dist/server.mjs");
-    return runtimeImage(bundle, { title: pkg.name, version: pkg.version, revision: commit, sourceUrl }, platform);
+    return { title: pkg.name, version: pkg.version, revision, sourceUrl };
+  }
+
+  /** The runtime images of `platforms`, by platform, from one bundle built once on the engine's own platform. */
+  private async releaseImages(platforms: Platform[], commit: string, sourceDateEpoch: number | undefined, sourceUrl: string): Promise<Map<string, Container>> {
+    const bundle = await this.bundle(commit, sourceDateEpoch);
+    const metadata = await this.imageMetadata(commit, sourceUrl);
+    return new Map(platforms.map((platform) => [platform, runtimeImage(bundle, metadata, platform)]));
   }
 
   /**
@@ -102,32 +159,27 @@ export class Pipeline {
    */
   @func()
   async smoke(): Promise<string> {
-    const image = await this.build();
-    const uid = (await (await runStage("smoke", image, ["node", "-e", "process.stdout.write(String(process.getuid()))"])).stdout()).trim();
-    if (uid === "0" || uid === "") throw new Error(`smoke failed: the image runs as uid ${JSON.stringify(uid)}; it must run as a non-root user`);
-
-    const probe = dag
-      .container()
-      .from(NODE_IMAGE)
-      .withServiceBinding("app", image.asService({ useEntrypoint: true }))
-      .withEnvVariable("SMOKE_BASE_URL", `http://app:${SERVICE_PORT}`)
-      .withEnvVariable("SMOKE_PROBES", JSON.stringify(smokeProbes((await this.packageJson()).name)))
-      .withNewFile("/smoke.mjs", SMOKE_SCRIPT);
-    const report = await (await runStage("smoke", probe, ["node", "/smoke.mjs"])).stdout();
-    return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${BUNDLE_PATH}`;
+    return smokeTest(await this.build(), (await this.packageJson()).name);
   }
 
   /**
-   * The CI job: lint, test, and build + smoke run in parallel; fails if any fails, naming each failed stage.
+   * The CI job: lint, test, and build + smoke run in parallel; the build assembles the linux/amd64 and linux/arm64 images
+   * from one bundle and smoke-tests the engine's own. Fails if any stage fails, naming each one.
    *
    * Example: `dagger call ci`
    */
   @func()
   async ci(): Promise<string> {
+    const buildAndSmoke = async () => {
+      const native = await dag.defaultPlatform();
+      const images = await this.releaseImages(DEFAULT_PLATFORMS as Platform[], "unknown", undefined, "");
+      await Promise.all([...images.values()].map((image) => image.sync()));
+      return smokeTest(images.get(native) ?? (await this.build()), (await this.packageJson()).name);
+    };
     const stages: [string, Promise<unknown>][] = [
       ["lint", this.lint()],
       ["test", this.test()],
-      ["build+smoke", this.smoke()],
+      ["build+smoke", buildAndSmoke()],
     ];
     const outcomes = await Promise.all(
       stages.map(async ([name, run]) => {
@@ -145,11 +197,12 @@ export class Pipeline {
   }
 
   /**
-   * Builds the image and pushes it to ECR with each tag (default: the commit SHA and latest); returns each reference with
-   * its digest. An immutable tag already in ECR (a re-run for the same commit) is kept, not pushed again. Logs in with
-   * GetAuthorizationToken; the registry password stays a Dagger secret.
+   * Publishes a release to ECR: builds the image index (linux/amd64 and linux/arm64 by default) from one bundle, smoke-tests
+   * the engine's own platform image, pushes exactly what it tested under the commit tag, then adds the other tags by
+   * digest. A commit already in ECR is never rebuilt: the other tags move to the digest stored. The commit comes from the
+   * repository; a checkout with uncommitted changes is refused unless --allow-dirty. Returns each reference with its digest.
    *
-   * Example: `dagger call publish --region=eu-west-1 --repository=hono-ecr-service --commit=$(git rev-parse HEAD) --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
+   * Example: `dagger call publish --region=eu-west-1 --repository=hono-ecr-service --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
    */
   @func({ cache: "never" })
   async publish(
@@ -157,46 +210,63 @@ export class Pipeline {
     region: string,
     /** ECR repository name, e.g. hono-ecr-service. */
     repository: string,
-    /** Git commit of the source: the default tag, the image's revision label and the bundle's /version. */
-    commit: string,
     /** AWS access key id (e.g. env://AWS_ACCESS_KEY_ID). */
     accessKeyId: Secret,
     /** AWS secret access key (e.g. env://AWS_SECRET_ACCESS_KEY). */
     secretAccessKey: Secret,
     /** AWS session token, for temporary credentials such as OIDC (e.g. env://AWS_SESSION_TOKEN). */
     sessionToken?: Secret,
-    /** Tags to push (default: the commit and latest). */
+    /** The git repository the release is built from (defaults to this one): its HEAD commit tags the release. */
+    @argument({ defaultPath: "/" })
+    git?: GitRepository,
+    /** The commit to release, instead of the repository's HEAD. */
+    commit?: string,
+    /** Publish a checkout with uncommitted changes, tagged `<commit>-dirty-<hash of the changes>`. */
+    allowDirty = false,
+    /** Build time in seconds since 1970: the commit's time (`git log -1 --format=%ct`); omitted: "unknown" in /version. */
+    sourceDateEpoch?: number,
+    /** More tags for the release besides the commit, e.g. latest or v1.2.3 (CI on main passes latest). */
     tags?: string[],
-    /** Platforms for one multi-arch image, e.g. linux/amd64,linux/arm64 (default: the engine's own, single-arch). */
+    /** Platforms of the release (default: linux/amd64,linux/arm64). */
     platforms?: Platform[],
     /** Repository URL for the `org.opencontainers.image.source` label. */
     sourceUrl = "",
   ): Promise<string> {
-    validateTag(commit);
-    const tagList = validateTags(tags ?? [commit, "latest"]);
-    const platformList = validatePlatforms(platforms ?? []) as Platform[];
-    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
-    const auth = await getRegistryAuth(client, context);
-    const present = await findTaggedImages(client, repository, tagList.filter((tag) => !isMutableTag(tag)), context);
-    const toPush = tagList.filter((tag) => !present.has(tag));
-    const pushed = new Map<string, string>();
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const extraTags = tags === undefined ? [] : validateTags(tags).map(validateReleaseTag);
+    const platformList = validatePlatforms(platforms ?? DEFAULT_PLATFORMS);
+    if (commit !== undefined) validateReleaseTag(validateTag(commit));
+    const release = await releaseTag(git, commit, allowDirty);
+    const releaseTags = [release, ...extraTags.filter((tag) => tag !== release)];
 
-    if (toPush.length > 0) {
+    const client = await connectEcr(region, accessKeyId, secretAccessKey, sessionToken);
+    // Also the check that the repository exists: a missing one stops the publish here, before anything is built.
+    let digest = await findImageByTag(client, repository, release, context);
+    const lines: string[] = [];
+    if (digest) {
+      lines.push(`${release} is already in ECR as ${digest}: not rebuilt, tags moved to it`);
+    } else {
+      const images = await this.releaseImages(platformList as Platform[], release, sourceDateEpoch, sourceUrl);
+      const native = await dag.defaultPlatform();
+      const tested = images.get(native) ?? (await this.build(undefined, release, sourceDateEpoch, sourceUrl));
+      lines.push(await smokeTest(tested, (await this.packageJson()).name));
+      if (!images.has(native)) lines.push(`smoke-tested on ${native}, from the same bundle as the ${platformList.join(", ")} images`);
+      const auth = await getRegistryAuth(client, context);
       const password = dag.setSecret("ecr-registry-password", auth.password);
-      const variants = await Promise.all(platformList.map((platform) => this.build(platform, commit, sourceUrl)));
-      const image = (variants.length > 0 ? dag.container() : await this.build(undefined, commit, sourceUrl)).withRegistryAuth(auth.registryHost, auth.username, password);
-      for (const tag of toPush) {
-        pushed.set(tag, await image.publish(`${auth.registryHost}/${repository}:${tag}`, variants.length > 0 ? { platformVariants: variants } : undefined));
-      }
+      const pushed = await dag
+        .container()
+        .withRegistryAuth(auth.registryHost, auth.username, password)
+        .publish(`${auth.registryHost}/${repository}:${release}`, { platformVariants: [...images.values()] });
+      digest = pushed.slice(pushed.lastIndexOf("@") + 1);
     }
-    return tagList
-      .map((tag) => pushed.get(tag) ?? `${auth.registryHost}/${repository}:${tag}@${present.get(tag)} (already in ECR: immutable tag kept)`)
-      .join("\n");
+    const tagged = await tagRelease(client, repository, digest, releaseTags, context);
+    const host = registryHost(tagged.registryId, region);
+    return [...lines, ...tagged.references.map((reference) => `${host}/${repository}:${reference}`)].join("\n");
   }
 
   /**
-   * Creates the ECR repository if missing (scan on push; commit tags immutable, latest movable; AES-256) and applies the
-   * lifecycle policy. Idempotent: a second run changes nothing and says so.
+   * Creates the ECR repository if missing (scan on push; release tags immutable, latest movable; AES-256) and applies the
+   * lifecycle policy. Idempotent: a second run changes nothing and says so; a run that fails says what it already changed.
    *
    * Example: `dagger call setup-registry --region=eu-west-1 --repository=hono-ecr-service --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN`
    */
@@ -212,18 +282,28 @@ export class Pipeline {
     secretAccessKey: Secret,
     /** AWS session token, for temporary credentials (e.g. env://AWS_SESSION_TOKEN). */
     sessionToken?: Secret,
-    /** How many of the most recent images to keep (1 = only the latest: no previous image to roll back to). */
-    keep = 1,
+    /** How many releases to keep, besides the one latest points to (each release: an index and its platform images). */
+    keep = DEFAULT_KEEP,
   ): Promise<string> {
-    const policy = defaultLifecyclePolicy(keep);
-    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
-    const report = await ensureRepository(client, repository, context);
-    const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
-    return [
-      `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
-      `image URI: ${report.repositoryUri}`,
-      `lifecycle policy: ${policyChange} (keep ${keep} most recent, untagged expire after 1 day)`,
-    ].join("\n");
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const policy = releaseLifecyclePolicy(keep);
+    const client = await connectEcr(region, accessKeyId, secretAccessKey, sessionToken);
+    const changed: string[] = [];
+    try {
+      const report = await ensureRepository(client, repository, context, changed);
+      const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
+      return [
+        `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
+        `image URI: ${report.repositoryUri}`,
+        `lifecycle policy: ${policyChange} (keep ${keep} newest releases and the one latest points to; untagged images expire after 1 day)`,
+      ].join("\n");
+    } catch (error) {
+      if (!(error instanceof EcrError)) throw error;
+      throw new EcrError(
+        `${error.message}\nsetup-registry stopped part-way. Already changed: ${changed.length > 0 ? changed.join("; ") : "nothing"}. ` +
+          "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
+      );
+    }
   }
 
   /**
@@ -233,16 +313,17 @@ export class Pipeline {
    */
   @func()
   lifecyclePolicy(
-    /** How many of the most recent images to keep. */
-    keep = 1,
+    /** How many releases to keep besides the one latest points to. */
+    keep = DEFAULT_KEEP,
   ): string {
-    return JSON.stringify(defaultLifecyclePolicy(keep), null, 2);
+    return JSON.stringify(releaseLifecyclePolicy(keep), null, 2);
   }
 
   /**
-   * Lists the images the lifecycle policy would expire now, through ECR's lifecycle policy preview (real ECR only).
+   * Lists the images the lifecycle policy would expire now, with the storage each one takes: through ECR's own preview, or
+   * with --offline through this pipeline's evaluator of ECR's documented rules over the repository's images (DescribeImages).
    *
-   * Example: `dagger call lifecycle-preview --region=eu-west-1 --repository=hono-ecr-service --keep=5 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY`
+   * Example: `dagger call lifecycle-preview --region=eu-west-1 --repository=hono-ecr-service --keep=5 --offline --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY`
    */
   @func({ cache: "never" })
   async lifecyclePreview(
@@ -256,36 +337,65 @@ export class Pipeline {
     secretAccessKey: Secret,
     /** AWS session token, for temporary credentials (e.g. env://AWS_SESSION_TOKEN). */
     sessionToken?: Secret,
-    /** How many of the most recent images the previewed policy keeps. */
-    keep = 1,
+    /** How many releases the previewed policy keeps. */
+    keep = DEFAULT_KEEP,
+    /** Evaluate the policy here, from the repository's image list, instead of asking ECR for a preview. */
+    offline = false,
   ): Promise<string> {
-    const policy = defaultLifecyclePolicy(keep);
-    const { client, context } = await connectEcr(region, repository, accessKeyId, secretAccessKey, sessionToken);
-    const results = await previewLifecyclePolicy(client, repository, policy, context);
-    if (results.length === 0) return `nothing would expire in ${repository} (keep ${keep})`;
-    const lines = results.map(
-      (r) => `${r.imageDigest ?? "?"} ${(r.imageTags ?? []).join(",") || "<untagged>"} pushed ${r.imagePushedAt?.toISOString() ?? "?"} -> ${r.action?.type ?? "expire"} (rule ${r.appliedRulePriority ?? "?"})`,
+    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const policy = releaseLifecyclePolicy(keep);
+    const client = await connectEcr(region, accessKeyId, secretAccessKey, sessionToken);
+    const expiring: { digest: string; tags: string[]; pushedAt?: Date; sizeInBytes?: number; rulePriority?: number }[] = offline
+      ? evaluateLifecyclePolicy(policy, await listImages(client, repository, context), new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
+      : (await previewLifecyclePolicy(client, repository, policy, context)).map((r) => ({
+          digest: r.imageDigest ?? "?",
+          tags: r.imageTags ?? [],
+          pushedAt: r.imagePushedAt,
+          rulePriority: r.appliedRulePriority,
+        }));
+    const how = offline ? "evaluated offline" : "ECR preview";
+    if (expiring.length === 0) return `nothing would expire in ${repository} (keep ${keep}; ${how})`;
+    const bytes = expiring.reduce((sum, image) => sum + (image.sizeInBytes ?? 0), 0);
+    const lines = expiring.map(
+      (image) =>
+        `${image.digest} ${image.tags.join(",") || "<untagged>"} pushed ${image.pushedAt?.toISOString() ?? "?"}` +
+        `${image.sizeInBytes !== undefined ? ` ${formatMiB(image.sizeInBytes)}` : ""} -> expire (rule ${image.rulePriority ?? "?"})`,
     );
-    return [`${results.length} image(s) would expire in ${repository} (keep ${keep}):`, ...lines].join("\n");
+    const cost = offline ? `, ${formatMiB(bytes)}, about $${((bytes / 1024 ** 3) * ECR_STORAGE_USD_PER_GB_MONTH).toFixed(4)} a month (layers shared with kept images stay stored)` : "";
+    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines].join("\n");
   }
 }
 
+const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
 /**
- * Validates the region and repository name, then creates an ECR client with the credentials read from their secrets
- * (never logged, never put in a container). Nothing is read or sent before the validation passes.
+ * The tag of the release: `commit` when given, else the repository's HEAD commit. Uncommitted changes are refused,
+ * unless `allowDirty`: then the tag is `<commit>-dirty-<first 12 hex of the changes' sha256>`, never the clean commit's.
  */
-async function connectEcr(
-  region: string,
-  repository: string,
-  accessKeyId: Secret,
-  secretAccessKey: Secret,
-  sessionToken?: Secret,
-): Promise<{ client: ECRClient; context: CallContext }> {
-  const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
-  const client = createEcrClient(region, {
+async function releaseTag(git: GitRepository | undefined, commit: string | undefined, allowDirty: boolean): Promise<string> {
+  if (!git) {
+    if (commit === undefined) throw new InputError("no commit to release: the module's repository is not a git checkout; pass --commit=<sha>");
+    return commit;
+  }
+  const head = commit ?? validateTag(await git.head().commit());
+  const changes = git.uncommitted();
+  if (await changes.isEmpty()) return head;
+  const paths = [...(await changes.modifiedPaths()), ...(await changes.addedPaths()), ...(await changes.removedPaths())];
+  if (!allowDirty) {
+    throw new InputError(
+      `the checkout has uncommitted changes (${paths.slice(0, 5).join(", ")}${paths.length > 5 ? `, and ${paths.length - 5} more` : ""}): ` +
+        `commit them first, or pass --allow-dirty to publish them tagged ${head}-dirty-<hash>, never as ${head}`,
+    );
+  }
+  const patch = await changes.asPatch().contents();
+  return `${head}-dirty-${createHash("sha256").update(patch).digest("hex").slice(0, 12)}`;
+}
+
+/** An ECR client for `region` with the credentials read from their secrets (never logged, never put in a container). */
+async function connectEcr(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Promise<ECRClient> {
+  return createEcrClient(region, {
     accessKeyId: await accessKeyId.plaintext(),
     secretAccessKey: await secretAccessKey.plaintext(),
     ...(sessionToken ? { sessionToken: await sessionToken.plaintext() } : {}),
   });
-  return { client, context };
 }

@@ -3,6 +3,9 @@
  * The probe script is plain JavaScript run by `node`, so the test suite runs the very same script against the
  * bundled service on the host.
  */
+import { dag, type Container } from "@dagger.io/dagger";
+import { runStage } from "./stages.js";
+import { BUNDLE_PATH, NODE_IMAGE, SERVICE_PORT } from "./versions.js";
 
 /** One HTTP probe: a GET of `path` must answer `status` with a JSON body holding each `json` field (dotted paths). */
 export interface SmokeProbe {
@@ -67,3 +70,21 @@ if (failures.length) {
 }
 console.log("smoke test passed: " + probes.length + " probes");
 `;
+
+/**
+ * Smoke-tests `image` (a runtime image of the engine's own platform): checks that it runs as a non-root user, then
+ * starts it as a service and runs the probes from a second container. Resolves with the report; rejects naming what failed.
+ */
+export async function smokeTest(image: Container, service: string): Promise<string> {
+  const uid = (await (await runStage("smoke", image, ["node", "-e", "process.stdout.write(String(process.getuid()))"])).stdout()).trim();
+  if (uid === "0" || uid === "") throw new Error(`smoke failed: the image runs as uid ${JSON.stringify(uid)}; it must run as a non-root user`);
+  const probe = dag
+    .container()
+    .from(NODE_IMAGE)
+    .withServiceBinding("app", image.asService({ useEntrypoint: true }))
+    .withEnvVariable("SMOKE_BASE_URL", `http://app:${SERVICE_PORT}`)
+    .withEnvVariable("SMOKE_PROBES", JSON.stringify(smokeProbes(service)))
+    .withNewFile("/smoke.mjs", SMOKE_SCRIPT);
+  const report = await (await runStage("smoke", probe, ["node", "/smoke.mjs"])).stdout();
+  return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${BUNDLE_PATH}`;
+}

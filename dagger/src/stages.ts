@@ -1,5 +1,5 @@
 import { dag, ReturnType, type Container, type Directory } from "@dagger.io/dagger";
-import { NODE_IMAGE, NPM_CACHE_VOLUME } from "./versions.js";
+import { NODE_IMAGE, NPM_CACHE_VOLUME, PIP_CACHE_VOLUME, PYTHON_REQUIREMENTS } from "./versions.js";
 
 /** Files that decide the installed dependencies: copied first so that a source edit does not reinstall. */
 export const DEPENDENCY_FILES = ["package.json", "package-lock.json", "dagger/package.json", "dagger/package-lock.json"];
@@ -9,14 +9,35 @@ export const DEPENDENCY_FILES = ["package.json", "package-lock.json", "dagger/pa
  * shared npm cache volume), then the full source on top, at /src.
  */
 export function nodeBuildEnv(source: Directory): Container {
-  return dag
-    .container()
-    .from(NODE_IMAGE)
+  return withDependencies(dag.container().from(NODE_IMAGE), source);
+}
+
+/** `container` with the dependencies installed from the lockfiles (npm ci, npm cache volume), then the source, at /src. */
+function withDependencies(container: Container, source: Directory): Container {
+  return container
     .withMountedCache("/root/.npm", dag.cacheVolume(NPM_CACHE_VOLUME))
     .withWorkdir("/src")
     .withDirectory("/src", source, { include: DEPENDENCY_FILES })
     .withExec(["npm", "ci", "--no-audit", "--no-fund"])
     .withDirectory("/src", source);
+}
+
+/**
+ * The build environment plus what the test suite needs besides Node: Python with moto (the ECR API emulator), from
+ * Alpine's packages of the pinned image and the repository's requirements file (exact versions, pip cache volume), in a
+ * layer of its own before the source. REQUIRE_MOTO=1, as in .ci/run: a missing emulator fails the tests instead of
+ * skipping them, so `dagger call test` tests as much as CI.
+ */
+export function testEnv(source: Directory): Container {
+  return dag
+    .container()
+    .from(NODE_IMAGE)
+    .withExec(["apk", "add", "--no-cache", "python3", "py3-pip"])
+    .withMountedCache("/root/.cache/pip", dag.cacheVolume(PIP_CACHE_VOLUME))
+    .withFile(`/opt/${PYTHON_REQUIREMENTS}`, source.file(PYTHON_REQUIREMENTS))
+    .withExec(["pip", "install", "--break-system-packages", "--requirement", `/opt/${PYTHON_REQUIREMENTS}`])
+    .with((container) => withDependencies(container, source))
+    .withEnvVariable("REQUIRE_MOTO", "1");
 }
 
 /** `stdout` and `stderr` joined for an error message, empty parts left out. */

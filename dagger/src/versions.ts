@@ -1,13 +1,17 @@
 /**
- * Pinned inputs of the pipeline. Change them here, deliberately: every image the pipeline runs or ships
- * is named by an exact version tag, never `latest`.
+ * Pinned inputs of the pipeline. Change them here, deliberately: every image the pipeline runs or ships is named by an
+ * exact version tag and its digest, never `latest` (a tag can be pushed again; a digest cannot).
  */
 
 /**
  * Node.js 24 LTS (supported until 2028-04-30) on Alpine: the build, lint and test stages run in it, and the runtime
- * image starts from it with npm, npx, corepack and yarn removed.
+ * image starts from it with npm, npx, corepack and yarn removed. The digest is the multi-platform index digest.
+ * To refresh: pick the new tag, then `docker buildx imagetools inspect node:<tag> --format '{{.Manifest.Digest}}'`
+ * (or `crane digest node:<tag>`), and update both constants together.
  */
-export const NODE_IMAGE = "node:24.20.0-alpine3.24";
+export const NODE_IMAGE_TAG = "node:24.20.0-alpine3.24";
+export const NODE_IMAGE_DIGEST = "sha256:e67514e5d0f6c46656005e1b693b2ec9d52e80b641307de684d4a015ba7a4eaf";
+export const NODE_IMAGE = `${NODE_IMAGE_TAG}@${NODE_IMAGE_DIGEST}`;
 
 /** The port the service listens on inside the image (its `PORT` default). */
 export const SERVICE_PORT = 8080;
@@ -21,18 +25,29 @@ export const BUNDLE_PATH = "/app/server.mjs";
 /** Name of the npm download cache volume shared by every stage. */
 export const NPM_CACHE_VOLUME = "npm-cache";
 
+/** Name of the pip download cache volume of the test stage. */
+export const PIP_CACHE_VOLUME = "pip-cache";
+
 /**
- * Paths of the repository never sent to the engine with the source directory: installed or built output,
- * generated SDK, and anything that would change on every run without changing the build.
+ * Python packages the test suite needs besides Node (moto's ECR emulator), installed in the test stage from this
+ * requirements file of the repository, with exact versions (the same moto the machines running `.ci/run` have).
+ */
+export const PYTHON_REQUIREMENTS = "test/python-requirements.txt";
+
+/**
+ * Paths of the repository never sent to the engine with the source directory: everything `.gitignore` ignores
+ * (installed or built output, results, local secrets, CDK output; a test checks they agree), plus git metadata and the
+ * generated SDK. Anything here that changed would otherwise change every stage's cache key.
  */
 export const SOURCE_IGNORE = [
   "**/node_modules",
   "dist",
   "coverage",
-  ".git",
-  "dagger/sdk",
   ".ci/results",
   "**/*.tar",
-  ".env",
-  ".env.*",
+  "**/.env",
+  "**/.env.*",
+  "infra/cdk.out",
+  ".git",
+  "dagger/sdk",
 ];

@@ -6,7 +6,11 @@ import { FakeEngine } from "../helpers/fake-engine.js";
 import { answerNonRootUid, callsEndingWith, execIndex, namedValues, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
 import type { Pipeline } from "../../dagger/src/index.js";
 import { smokeProbes } from "../../dagger/src/smoke.js";
-import { NODE_IMAGE, SOURCE_IGNORE } from "../../dagger/src/versions.js";
+import { HEALTHCHECK_COMMAND } from "../../dagger/src/image.js";
+import { NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, SOURCE_IGNORE } from "../../dagger/src/versions.js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT } from "../helpers/process.js";
 
 const NPM_CI = ["npm", "ci", "--no-audit", "--no-fund"];
 const DEPENDENCY_FILES = ["package.json", "package-lock.json", "dagger/package.json", "dagger/package-lock.json"];
@@ -27,12 +31,22 @@ function expectBuildEnv(chain: Step[]): void {
 }
 
 describe("pinned inputs", () => {
-  it("the Node image is Node 24 pinned to an exact version and Alpine release", () => {
-    expect(NODE_IMAGE).toMatch(/^node:24\.\d+\.\d+-alpine\d+\.\d+$/);
+  it("the Node image is Node 24 pinned to an exact version and Alpine release, and by digest", () => {
+    expect(NODE_IMAGE_TAG).toMatch(/^node:24\.\d+\.\d+-alpine\d+\.\d+$/);
+    expect(NODE_IMAGE_DIGEST).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(NODE_IMAGE).toBe(`${NODE_IMAGE_TAG}@${NODE_IMAGE_DIGEST}`);
   });
 
-  it("the source ignores installed and built output, git metadata and the generated SDK", () => {
-    expect(SOURCE_IGNORE).toEqual(expect.arrayContaining(["**/node_modules", "dist", ".git", "dagger/sdk", ".env"]));
+  it("the source ignores git metadata, the generated SDK, and everything .gitignore ignores", () => {
+    expect(SOURCE_IGNORE).toEqual(expect.arrayContaining([".git", "dagger/sdk"]));
+    // .gitignore's patterns in the engine's spelling: "/dist/" (anchored) is "dist"; "*.tar" (any depth) is "**/*.tar".
+    const gitignored = readFileSync(path.join(ROOT, ".gitignore"), "utf8")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.replace(/\/$/, ""))
+      .map((line) => (line.startsWith("/") ? line.slice(1) : `**/${line}`));
+    expect([...SOURCE_IGNORE].sort()).toEqual([...gitignored, ".git", "dagger/sdk"].sort());
   });
 });
 
@@ -48,16 +62,31 @@ describe("buildEnv", () => {
 });
 
 describe("lint and test", () => {
-  it.each([
-    ["lint", ["npm", "run", "lint"]],
-    ["test", ["npm", "test"]],
-  ] as const)("%s runs its npm script in the build environment and checks its exit code", async (stage, command) => {
-    const run = await runPlan(async (pipeline) => pipeline[stage]());
+  it("lint runs its npm script in the build environment and checks its exit code", async () => {
+    const run = await runPlan(async (pipeline) => pipeline.lint());
     expect(run.error).toBeUndefined();
     const [chain] = callsEndingWith(run.engine, "exitCode");
     expectBuildEnv(chain!);
-    const exec = chain![chain!.length - 2]!;
-    expect(exec).toEqual({ field: "withExec", args: { args: [...command], expect: "ANY" } });
+    expect(chain!.at(-2)).toEqual({ field: "withExec", args: { args: ["npm", "run", "lint"], expect: "ANY" } });
+  });
+
+  it("test runs the whole suite as .ci/run does: moto installed from the pinned requirements, and required", async () => {
+    const run = await runPlan(async (pipeline) => pipeline.test());
+    expect(run.error).toBeUndefined();
+    const [chain] = callsEndingWith(run.engine, "exitCode");
+    expect(chain!.at(-2)).toEqual({ field: "withExec", args: { args: ["npm", "test"], expect: "ANY" } });
+    expect(stepNamed(chain!, "from").args.address).toBe(NODE_IMAGE);
+    const apk = execIndex(chain!, ["apk", "add", "--no-cache", "python3", "py3-pip"]);
+    const pip = execIndex(chain!, ["pip", "install", "--break-system-packages", "--requirement", "/opt/test/python-requirements.txt"]);
+    const npmCi = execIndex(chain!, NPM_CI);
+    expect(apk).toBeGreaterThan(0);
+    expect(pip).toBeGreaterThan(apk);
+    expect(npmCi).toBeGreaterThan(pip);
+    expect(namedValues(chain!, "withEnvVariable")).toEqual({ REQUIRE_MOTO: "1" });
+    const requirements = readFileSync(path.join(ROOT, "test/python-requirements.txt"), "utf8");
+    expect(requirements).toMatch(/^moto\[server\]==\d+\.\d+\.\d+$/m);
+    const caches = stepsNamed(chain!, "withMountedCache").map((step) => step.args.path);
+    expect(caches).toEqual(["/root/.cache/pip", "/root/.npm"]);
   });
 
   it("a failing stage names itself, the command and exit code, and carries the tool's output", async () => {
@@ -93,6 +122,15 @@ describe("build", () => {
       { field: "withEnvVariable", args: { name: "GIT_COMMIT", value: "0123abc" } },
       { field: "withExec", args: { args: ["npm", "run", "build"], expect: "ANY" } },
       { field: "file", args: { path: "dist/server.mjs" } },
+    ]);
+  });
+
+  it("gives the build stage the commit's time as SOURCE_DATE_EPOCH, never the clock", async () => {
+    const { run, image } = await buildPlan([undefined, "0123abc", 1770091506]);
+    const bundle = run.engine.chainOf(String(stepNamed(image, "withFile").args.source));
+    expect(bundle.slice(-4, -2)).toEqual([
+      { field: "withEnvVariable", args: { name: "GIT_COMMIT", value: "0123abc" } },
+      { field: "withEnvVariable", args: { name: "SOURCE_DATE_EPOCH", value: "1770091506" } },
     ]);
   });
 
@@ -134,15 +172,13 @@ describe("build", () => {
     const { image } = await buildPlan();
     expect(image[0]).toEqual({ field: "container", args: {} });
     expect(stepNamed(image, "from").args.address).toBe(NODE_IMAGE);
-    const cleanup = stepNamed(image, "withExec").args.args as string[];
-    expect(cleanup.slice(0, 2)).toEqual(["sh", "-c"]);
-    for (const path of ["/usr/local/lib/node_modules", "/usr/local/bin/npm", "/usr/local/bin/npx", "/usr/local/bin/corepack", "/opt/yarn-*"]) {
-      expect(cleanup[2]).toContain(path);
-    }
+    expect(stepsNamed(image, "withExec"), "no shell runs in the runtime image").toEqual([]);
+    expect(stepsNamed(image, "withoutDirectory").map((step) => step.args.path)).toEqual(["/usr/local/lib/node_modules", "/opt/yarn-*"]);
+    expect(stepNamed(image, "withoutFiles").args.paths).toEqual(["/usr/local/bin/npm", "/usr/local/bin/npx", "/usr/local/bin/corepack", "/usr/local/bin/yarn", "/usr/local/bin/yarnpkg"]);
     expect(stepNamed(image, "withFile").args).toMatchObject({ path: "/app/server.mjs", owner: "root:root", permissions: 0o444 });
     expect(stepsNamed(image, "withDirectory")).toEqual([]);
     expect(stepsNamed(image, "withMountedCache")).toEqual([]);
-    expect(JSON.stringify(image)).not.toContain("node_modules\"");
+    expect(stepsNamed(image, "withFile")).toHaveLength(1);
   });
 
   it("runs as an unprivileged user with node as PID 1, in production mode, on port 8080", async () => {
@@ -154,23 +190,40 @@ describe("build", () => {
     expect(env).toEqual({ NODE_ENV: "production", PORT: "8080" });
   });
 
+  it("has its own health check (for docker run and compose), with node since the image has no curl", async () => {
+    const { image } = await buildPlan();
+    expect(stepNamed(image, "withDockerHealthcheck").args).toEqual({
+      args: HEALTHCHECK_COMMAND,
+      interval: "10s",
+      timeout: "3s",
+      startPeriod: "5s",
+      retries: 3,
+    });
+    expect(HEALTHCHECK_COMMAND[0]).toBe("node");
+  });
+
   it("labels the image with title, version, revision and source, and no build timestamp", async () => {
-    const { image } = await buildPlan([undefined, "0123abc", "https://github.com/acme/shop"]);
+    const { image } = await buildPlan([undefined, "0123abc", undefined, "https://github.com/acme/shop"]);
     const labels = namedValues(image, "withLabel");
     expect(labels).toEqual({
       "org.opencontainers.image.title": "hono-ecr-service",
       "org.opencontainers.image.version": "1.2.3",
       "org.opencontainers.image.revision": "0123abc",
       "org.opencontainers.image.source": "https://github.com/acme/shop",
-      "org.opencontainers.image.base.name": `docker.io/library/${NODE_IMAGE}`,
+      "org.opencontainers.image.base.name": `docker.io/library/${NODE_IMAGE_TAG}`,
+      "org.opencontainers.image.base.digest": NODE_IMAGE_DIGEST,
     });
     const { image: unlabelled } = await buildPlan();
     expect(stepsNamed(unlabelled, "withLabel").map((step) => step.args.name)).not.toContain("org.opencontainers.image.source");
   });
 
-  it("builds for the platform asked for", async () => {
-    const { image } = await buildPlan(["linux/arm64" as never]);
+  it("builds for the platform asked for, without running anything in the foreign platform's container", async () => {
+    const { run, image } = await buildPlan(["linux/arm64" as never]);
     expect(image[0]).toEqual({ field: "container", args: { platform: "linux/arm64" } });
+    expect(stepsNamed(image, "withExec")).toEqual([]);
+    // The bundle is built natively: no platform on the build container.
+    const bundle = run.engine.chainOf(String(stepNamed(image, "withFile").args.source));
+    expect(bundle[0]).toEqual({ field: "container", args: {} });
   });
 });
 
@@ -241,6 +294,18 @@ describe("ci", () => {
     expect(run.result).toBe("lint: passed\ntest: passed\nbuild+smoke: passed");
     const commands = callsEndingWith(run.engine, "exitCode").map((chain) => (chain.at(-2)!.args.args as string[]).join(" "));
     expect(commands).toEqual(expect.arrayContaining(["npm run lint", "npm test", "node /smoke.mjs"]));
+    // Both platform images are assembled from one bundle build; only the engine's own (linux/amd64 here) is run.
+    const images = callsEndingWith(run.engine, "sync").filter((chain) => chain.some((step) => step.field === "withEntrypoint"));
+    expect(images.map((chain) => chain[0])).toEqual([
+      { field: "container", args: { platform: "linux/amd64" } },
+      { field: "container", args: { platform: "linux/arm64" } },
+    ]);
+    const bundles = new Set(images.map((chain) => JSON.stringify(run.engine.chainOf(String(stepNamed(chain, "withFile").args.source)))));
+    expect(bundles.size).toBe(1);
+    const ran = run.engine.calls.filter((chain) => chain[0]?.args.platform === "linux/arm64" && chain.some((step) => step.field === "withExec"));
+    expect(ran).toEqual([]);
+    const uidProbe = callsEndingWith(run.engine, "stdout").find((chain) => JSON.stringify(chain).includes("getuid"))!;
+    expect(uidProbe[0]).toEqual({ field: "container", args: { platform: "linux/amd64" } });
   });
 
   it("fails when any stage fails, naming each failed stage, after running them all", async () => {

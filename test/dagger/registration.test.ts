@@ -43,15 +43,21 @@ describe("module registration", () => {
       "buildEnv(): Container",
       "lint(): void @check",
       "test(): void @check",
-      "build(platform?: Platform, commit: string = unknown, sourceUrl: string = ): Container",
+      "bundle(commit: string = unknown, sourceDateEpoch?: integer): File",
+      "build(platform?: Platform, commit: string = unknown, sourceDateEpoch?: integer, sourceUrl: string = ): Container",
       "serve(): Service",
       "smoke(): string",
       "ci(): string",
-      "publish(region: string, repository: string, commit: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, tags?: [string], platforms?: [Platform], sourceUrl: string = ): string cache=never",
-      "setupRegistry(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 1): string cache=never",
-      "lifecyclePolicy(keep: integer = 1): string",
-      "lifecyclePreview(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 1): string cache=never",
+      "publish(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = ): string cache=never",
+      "setupRegistry(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 5): string cache=never",
+      "lifecyclePolicy(keep: integer = 5): string",
+      "lifecyclePreview(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 5, offline: boolean = false): string cache=never",
     ]);
+  });
+
+  it("publish takes the repository's git metadata from the module's own checkout (defaultPath /)", () => {
+    const git = surface.objects[0]!.functions.find((fn) => fn.name === "publish")!.args.find((arg) => arg.name === "git");
+    expect(git).toMatchObject({ type: "GitRepository", defaultPath: "/", optional: true });
   });
 
   it("documents every function with an example command, and every argument", () => {

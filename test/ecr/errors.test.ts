@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EcrError, translateAwsError } from "../../dagger/src/ecr/errors.js";
-import { decodeAuthorizationToken, hostFromProxyEndpoint, isMutableTag } from "../../dagger/src/ecr/registry.js";
+import { decodeAuthorizationToken, hostFromProxyEndpoint } from "../../dagger/src/ecr/registry.js";
+import { isMutableTag, platformTag } from "../../dagger/src/ecr/release-tags.js";
 
 const awsError = (name: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { name, ...extra });
 const context = { region: "eu-west-1", repository: "shop" };
@@ -42,9 +43,14 @@ describe("translateAwsError", () => {
 });
 
 describe("tag mutability", () => {
-  it("only latest may move; commit and version tags are immutable", () => {
-    expect(isMutableTag("latest")).toBe(true);
-    expect(["0123456789abcdef0123456789abcdef01234567", "v1.2.3", "latest-2", "xlatest"].filter(isMutableTag)).toEqual([]);
+  it("only latest and its platform tags may move; commit and version tags are immutable", () => {
+    expect(["latest", "latest-linux-amd64", "latest-linux-arm64"].every(isMutableTag)).toBe(true);
+    expect(["0123456789abcdef0123456789abcdef01234567", "0123abc-linux-amd64", "v1.2.3", "latest-2", "xlatest"].filter(isMutableTag)).toEqual([]);
+  });
+
+  it("names platform images after the release tag and the platform", () => {
+    expect(platformTag("0123abc", { os: "linux", architecture: "arm64" })).toBe("0123abc-linux-arm64");
+    expect(platformTag("latest", { os: "linux", architecture: "arm", variant: "v7" })).toBe("latest-linux-arm-v7");
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { evaluateLifecyclePolicy, selects, type RepositoryImage } from "../../dagger/src/ecr/lifecycle-evaluator.js";
 import {
-  defaultLifecyclePolicy,
+  DEFAULT_KEEP,
+  releaseLifecyclePolicy,
   LifecyclePolicyError,
   policyText,
   samePolicy,
@@ -17,39 +19,141 @@ const rule = (priority: number, selection: Partial<LifecycleRule["selection"]>, 
   ...extra,
 });
 
-describe("default policy", () => {
-  it("expires untagged images after a day and keeps only the most recent image", () => {
-    expect(defaultLifecyclePolicy()).toEqual({
-      rules: [
-        {
-          rulePriority: 1,
-          description: "Expire untagged images (left behind when a tag moves) one day after push",
-          selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 1 },
-          action: { type: "expire" },
-        },
-        {
-          rulePriority: 2,
-          description: "Keep only the most recent image",
-          selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 1 },
-          action: { type: "expire" },
-        },
-      ],
-    });
+const day = (n: number) => new Date(Date.UTC(2026, 10, 1) + n * 24 * 60 * 60 * 1000);
+const NOW = day(30);
+const expiredDigests = (policy: LifecyclePolicy, images: RepositoryImage[]) => evaluateLifecyclePolicy(policy, images, NOW).map((e) => e.image.digest).sort();
+const ruleOf = (policy: LifecyclePolicy, images: RepositoryImage[]) =>
+  Object.fromEntries(evaluateLifecyclePolicy(policy, images, NOW).map((e) => [e.image.digest, e.rulePriority]));
+
+describe("the offline evaluator on the examples of ECR's documentation", () => {
+  it("filtering on image age: untagged images older than 14 days expire", () => {
+    const policy = { rules: [rule(1, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 })] };
+    const images = [
+      { digest: "old", tags: [], pushedAt: day(10) },
+      { digest: "recent", tags: [], pushedAt: day(20) },
+      { digest: "tagged-old", tags: ["v1"], pushedAt: day(1) },
+    ];
+    expect(expiredDigests(policy, images)).toEqual(["old"]);
   });
 
-  it("keeps N images with --keep N", () => {
-    const policy = defaultLifecyclePolicy(5);
-    expect(policy.rules[1]).toMatchObject({ description: "Keep only the 5 most recent images", selection: { countNumber: 5 } });
+  it("filtering on image count: only one untagged image is kept, the newest", () => {
+    const policy = { rules: [rule(1, { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: 1 })] };
+    const images = [1, 2, 3].map((n) => ({ digest: `u${n}`, tags: [], pushedAt: day(n) }));
+    expect(expiredDigests(policy, images)).toEqual(["u1", "u2"]);
+  });
+
+  it("example A: an image kept by rule 1 (prod) is not expired by rule 2 (beta), which still counts it", () => {
+    // Image A ["beta-1","prod-1"] 10 days ago, B ["beta-2","prod-2"] 9 days ago, C ["beta-3"] 8 days ago;
+    // rule 1 prod* keep 1, rule 2 beta* keep 1. The documentation's outcome: only image A expires.
+    const policy = {
+      rules: [
+        rule(1, { tagStatus: "tagged", tagPatternList: ["prod*"], countType: "imageCountMoreThan", countNumber: 1 }),
+        rule(2, { tagStatus: "tagged", tagPatternList: ["beta*"], countType: "imageCountMoreThan", countNumber: 1 }),
+      ],
+    };
+    const images = [
+      { digest: "A", tags: ["beta-1", "prod-1"], pushedAt: day(20) },
+      { digest: "B", tags: ["beta-2", "prod-2"], pushedAt: day(21) },
+      { digest: "C", tags: ["beta-3"], pushedAt: day(22) },
+    ];
+    expect(ruleOf(policy, images)).toEqual({ A: 1 });
+  });
+
+  it("a tag list selects only images that have a tag for every entry (prefixes and wildcard patterns)", () => {
+    const both = rule(1, { tagStatus: "tagged", tagPrefixList: ["beta", "prod"], countType: "imageCountMoreThan", countNumber: 1 });
+    const images = [
+      { digest: "A", tags: ["beta-1", "prod-1"], pushedAt: day(1) },
+      { digest: "B", tags: ["beta-2"], pushedAt: day(2) },
+      { digest: "C", tags: ["beta-3", "prod-3"], pushedAt: day(3) },
+    ];
+    expect(expiredDigests({ rules: [both] }, images)).toEqual(["A"]);
+    expect(selects(rule(1, { tagStatus: "tagged", tagPatternList: ["*-linux-*"], countType: "imageCountMoreThan", countNumber: 1 }), images[0]!)).toBe(false);
+    expect(selects(rule(1, { tagStatus: "tagged", tagPatternList: ["b*-*"], countType: "imageCountMoreThan", countNumber: 1 }), images[1]!)).toBe(true);
+  });
+});
+
+/** A release as publish leaves it: an index tagged with the commit (and more), one tagged image per platform. */
+function release(commit: string, pushed: Date, platforms = ["linux/amd64", "linux/arm64"], extraTags: string[] = []): RepositoryImage[] {
+  return [
+    ...platforms.map((platform) => ({
+      digest: `${commit}/${platform}`,
+      tags: [commit, ...extraTags].map((tag) => `${tag}-${platform.replace("/", "-")}`),
+      pushedAt: pushed,
+    })),
+    { digest: commit, tags: [commit, ...extraTags], pushedAt: new Date(pushed.getTime() + 1000) },
+  ];
+}
+
+/** The releases (indexes) still whole after the policy ran: every platform image of a kept index kept too. */
+function keptReleases(policy: LifecyclePolicy, images: RepositoryImage[]): string[] {
+  const expired = new Set(expiredDigests(policy, images));
+  const indexes = images.filter((image) => !image.digest.includes("/") && !expired.has(image.digest)).map((image) => image.digest);
+  for (const index of indexes) {
+    const parts = images.filter((image) => image.digest.startsWith(`${index}/`));
+    expect(parts.filter((part) => expired.has(part.digest)), `release ${index} lost a part`).toEqual([]);
+  }
+  return indexes.sort();
+}
+
+describe("the release policy", () => {
+  it("is valid, fits ECR's size limits and keeps 5 releases by default", () => {
+    const policy = releaseLifecyclePolicy();
+    expect(validateLifecyclePolicy(policy)).toBe(policy);
+    const length = policyText(policy).length;
+    expect(length).toBeGreaterThanOrEqual(100);
+    expect(length).toBeLessThanOrEqual(30_720);
+    expect(DEFAULT_KEEP).toBe(5);
+    expect(policy.rules.map((r) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList?.[0], r.selection.countType, r.selection.countNumber])).toEqual([
+      [1, "tagged", "latest", "imageCountMoreThan", 1],
+      [2, "tagged", "latest-linux-*", "imageCountMoreThan", 2],
+      [3, "tagged", "*-linux-amd64", "imageCountMoreThan", 15],
+      [4, "tagged", "*-linux-arm64", "imageCountMoreThan", 15],
+      [5, "untagged", undefined, "sinceImagePushed", 1],
+      [6, "tagged", "*", "imageCountMoreThan", 15],
+    ]);
   });
 
   it("rejects an invalid keep before building anything", () => {
-    expect(() => defaultLifecyclePolicy(0)).toThrow("keep 0 is invalid");
+    expect(() => releaseLifecyclePolicy(0)).toThrow("keep 0 is invalid");
   });
 
-  it("its text fits ECR's size limits", () => {
-    const length = policyText(defaultLifecyclePolicy()).length;
-    expect(length).toBeGreaterThanOrEqual(100);
-    expect(length).toBeLessThanOrEqual(30_720);
+  it("releases in a row: keeps the newest N whole, expires the older indexes", () => {
+    const images = Array.from({ length: 8 }, (_, n) => release(`r${n}`, day(n), undefined, n === 7 ? ["latest"] : [])).flat();
+    expect(keptReleases(releaseLifecyclePolicy(2), images)).toEqual(["r6", "r7"]);
+    expect(keptReleases(releaseLifecyclePolicy(5), images)).toEqual(["r3", "r4", "r5", "r6", "r7"]);
+  });
+
+  it("a re-run moves latest back to an old release: that release is kept whole, with the newest N", () => {
+    const images = Array.from({ length: 6 }, (_, n) => release(`r${n}`, day(n), undefined, n === 0 ? ["latest"] : [])).flat();
+    expect(keptReleases(releaseLifecyclePolicy(2), images)).toEqual(["r0", "r4", "r5"]);
+  });
+
+  it("releases of mixed shapes (single- and multi-platform) never lose a part of a kept release", () => {
+    const shapes = [["linux/arm64"], ["linux/amd64", "linux/arm64"], ["linux/amd64"], ["linux/amd64", "linux/arm64"], ["linux/arm64"], ["linux/amd64"]];
+    const images = shapes.flatMap((platforms, n) => release(`r${n}`, day(n), platforms));
+    for (const keep of [1, 2, 3]) {
+      const kept = keptReleases(releaseLifecyclePolicy(keep), images);
+      expect(kept.length).toBeGreaterThanOrEqual(keep);
+      expect(kept).toContain("r5");
+    }
+  });
+
+  it("expires untagged images after a day (nothing publish pushes stays untagged)", () => {
+    const images = [...release("r1", day(28)), { digest: "stray", tags: [], pushedAt: day(28) }, { digest: "fresh", tags: [], pushedAt: new Date(NOW.getTime() - 3600_000) }];
+    expect(ruleOf(releaseLifecyclePolicy(), images)).toEqual({ stray: 5 });
+  });
+
+  it("the old policy (untagged first, then keep N of any) loses a re-pointed latest and the parts of a kept index", () => {
+    const old = {
+      rules: [
+        rule(1, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 1 }),
+        rule(2, { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 1 }),
+      ],
+    };
+    const images = [...release("r0", day(0), undefined, ["latest"]), ...release("r1", day(1))].map((image) =>
+      image.digest.includes("/") ? { ...image, tags: [] } : image,
+    );
+    expect(expiredDigests(old, images)).toEqual(["r0", "r0/linux/amd64", "r0/linux/arm64", "r1/linux/amd64", "r1/linux/arm64"]);
   });
 });
 
@@ -123,7 +227,7 @@ describe("validator", () => {
 });
 
 describe("samePolicy", () => {
-  const wanted = defaultLifecyclePolicy(3);
+  const wanted = releaseLifecyclePolicy(3);
 
   it("is true for the same policy with rules reordered and keys in another order", () => {
     const stored = {
@@ -133,7 +237,7 @@ describe("samePolicy", () => {
   });
 
   it("is false for a different count, a missing rule, or text that is not a policy", () => {
-    expect(samePolicy(policyText(defaultLifecyclePolicy(4)), wanted)).toBe(false);
+    expect(samePolicy(policyText(releaseLifecyclePolicy(4)), wanted)).toBe(false);
     expect(samePolicy(JSON.stringify({ rules: [wanted.rules[0]] }), wanted)).toBe(false);
     expect(samePolicy("not json", wanted)).toBe(false);
     expect(samePolicy("{}", wanted)).toBe(false);

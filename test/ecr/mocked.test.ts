@@ -6,14 +6,18 @@ import {
   CreateRepositoryCommand,
   DescribeRepositoriesCommand,
   ECRClient,
+  GetLifecyclePolicyCommand,
   GetLifecyclePolicyPreviewCommand,
+  PutLifecyclePolicyCommand,
   StartLifecyclePolicyPreviewCommand,
 } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
+import { releaseLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
 import { createEcrClient, ensureRepository, getRegistryAuth, MAX_ATTEMPTS, previewLifecyclePolicy } from "../../dagger/src/ecr/registry.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
+import { runPlan } from "../helpers/plan.js";
+import { credentials } from "../helpers/publish.js";
 
 const context = { region: "eu-west-1", repository: "shop" };
 const fast = { pollMs: 1, timeoutMs: 1000 };
@@ -24,7 +28,7 @@ const awsError = (name: string, message: string) => Object.assign(new Error(mess
 
 describe("lifecycle preview (mocked client)", () => {
   it("starts a preview with the policy, waits for COMPLETE and reads every page", async () => {
-    const policy = defaultLifecyclePolicy(1);
+    const policy = releaseLifecyclePolicy(1);
     ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({ status: "IN_PROGRESS" });
     ecrMock
       .on(GetLifecyclePolicyPreviewCommand)
@@ -40,7 +44,7 @@ describe("lifecycle preview (mocked client)", () => {
   it("reports a failed preview", async () => {
     ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({});
     ecrMock.on(GetLifecyclePolicyPreviewCommand).resolves({ status: "FAILED" });
-    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", defaultLifecyclePolicy(), context, fast)).rejects.toThrow(
+    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", releaseLifecyclePolicy(), context, fast)).rejects.toThrow(
       'lifecycle policy preview failed for repository "shop" in eu-west-1',
     );
   });
@@ -48,7 +52,7 @@ describe("lifecycle preview (mocked client)", () => {
   it("gives up after the timeout", async () => {
     ecrMock.on(StartLifecyclePolicyPreviewCommand).resolves({});
     ecrMock.on(GetLifecyclePolicyPreviewCommand).resolves({ status: "IN_PROGRESS" });
-    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", defaultLifecyclePolicy(), context, { pollMs: 5, timeoutMs: 30 })).rejects.toThrow(
+    await expect(previewLifecyclePolicy(createEcrClient("eu-west-1", FAKE_CREDENTIALS), "shop", releaseLifecyclePolicy(), context, { pollMs: 5, timeoutMs: 30 })).rejects.toThrow(
       'lifecycle policy preview for repository "shop" did not complete within 0.03 s',
     );
   });
@@ -62,6 +66,25 @@ describe("access denied (mocked client)", () => {
       'AWS denied ecr:CreateRepository on repository "shop" in eu-west-1: grant ecr:CreateRepository to the IAM role or user',
     );
     expect(ecrMock.calls()).toHaveLength(2);
+  });
+});
+
+describe("setup-registry stopped part-way (mocked client)", () => {
+  it("says what it already changed and what is left, so that a re-run can converge", async () => {
+    ecrMock.on(DescribeRepositoriesCommand).rejects(awsError("RepositoryNotFoundException", "not found"));
+    ecrMock.on(CreateRepositoryCommand).resolves({ repository: { repositoryUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop" } });
+    ecrMock.on(GetLifecyclePolicyCommand).rejects(awsError("LifecyclePolicyNotFoundException", "no policy"));
+    ecrMock.on(PutLifecyclePolicyCommand).rejects(awsError("AccessDeniedException", "not authorized to perform: ecr:PutLifecyclePolicy"));
+    const run = await runPlan(async (pipeline) => {
+      const { accessKeyId, secretAccessKey, sessionToken } = credentials();
+      return pipeline.setupRegistry("eu-west-1", "shop", accessKeyId, secretAccessKey, sessionToken, 5);
+    });
+    expect(run.error?.message).toBe(
+      'AWS denied ecr:PutLifecyclePolicy on repository "shop" in eu-west-1: grant ecr:PutLifecyclePolicy to the IAM role or user (README, "IAM permissions"). ' +
+        "AWS said: not authorized to perform: ecr:PutLifecyclePolicy\n" +
+        "setup-registry stopped part-way. Already changed: repository shop created with its settings. " +
+        "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
+    );
   });
 });
 

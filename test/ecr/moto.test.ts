@@ -9,9 +9,9 @@ import {
 } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EcrError } from "../../dagger/src/ecr/errors.js";
-import { defaultLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
-import { applyLifecyclePolicy, createEcrClient, ensureRepository, findTaggedImages, getRegistryAuth } from "../../dagger/src/ecr/registry.js";
-import { FAKE_CREDENTIALS, motoUnavailableReason, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
+import { releaseLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, findImageByTag, getRegistryAuth, listImages, tagRelease } from "../../dagger/src/ecr/registry.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, putRelease, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
 
 const unavailable = motoUnavailableReason();
 const REGION = "eu-west-1";
@@ -35,7 +35,10 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
     const [repo] = (await client.send(new DescribeRepositoriesCommand({ repositoryNames: [REPOSITORY] }))).repositories ?? [];
     expect(repo).toMatchObject({
       imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-      imageTagMutabilityExclusionFilters: [{ filterType: "WILDCARD", filter: "latest" }],
+      imageTagMutabilityExclusionFilters: [
+        { filterType: "WILDCARD", filter: "latest" },
+        { filterType: "WILDCARD", filter: "latest-linux-*" },
+      ],
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: { encryptionType: "AES256" },
     });
@@ -51,13 +54,13 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
     await client.send(new PutImageTagMutabilityCommand({ repositoryName: REPOSITORY, imageTagMutability: "MUTABLE" }));
     const report = await ensureRepository(client, REPOSITORY, context);
     expect(report.change).toBe("updated");
-    expect(report.notes).toEqual(["tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest excluded)"]);
+    expect(report.notes).toEqual(["tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest, latest-linux-* excluded)"]);
     expect(await ensureRepository(client, REPOSITORY, context)).toMatchObject({ change: "unchanged" });
   });
 
   it("applies the lifecycle policy, then reports unchanged, and reads back equal", async () => {
     await ensureRepository(client, REPOSITORY, context);
-    const policy = defaultLifecyclePolicy(3);
+    const policy = releaseLifecyclePolicy(3);
     expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("created");
     expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("unchanged");
     const stored = (await client.send(new GetLifecyclePolicyCommand({ repositoryName: REPOSITORY }))).lifecyclePolicyText;
@@ -66,19 +69,39 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
 
   it("treats a stored policy with reordered rules as unchanged, and a different one as updated", async () => {
     await ensureRepository(client, REPOSITORY, context);
-    const policy = defaultLifecyclePolicy(2);
+    const policy = releaseLifecyclePolicy(2);
     await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: JSON.stringify({ rules: [...policy.rules].reverse() }) }));
     expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("unchanged");
-    await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: policyText(defaultLifecyclePolicy(9)) }));
+    await client.send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: policyText(releaseLifecyclePolicy(9)) }));
     expect(await applyLifecyclePolicy(client, REPOSITORY, policy, context)).toBe("updated");
     expect(JSON.parse((await client.send(new GetLifecyclePolicyCommand({ repositoryName: REPOSITORY }))).lifecyclePolicyText!)).toEqual(policy);
   });
 
-  it("finds the images that tags point to, and leaves out tags that are not there", async () => {
+  it("finds the image a tag points to, and nothing for a tag that is not there", async () => {
     await ensureRepository(client, REPOSITORY, context);
     const digest = await putTestImage(client, REPOSITORY, "abc123");
-    const found = await findTaggedImages(client, REPOSITORY, ["abc123", "def456"], context);
-    expect(found).toEqual(new Map([["abc123", digest]]));
+    expect(await findImageByTag(client, REPOSITORY, "abc123", context)).toBe(digest);
+    expect(await findImageByTag(client, REPOSITORY, "def456", context)).toBeUndefined();
+  });
+
+  it("tags a release and each of its platform images by digest, and again without error (idempotent)", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    const release = await putRelease(client, REPOSITORY, "c0ffee", ["linux/amd64", "linux/arm64"]);
+    const tagged = await tagRelease(client, REPOSITORY, release.index, ["c0ffee", "latest"], context);
+    expect(tagged).toEqual({ references: [`c0ffee@${release.index}`, `latest@${release.index}`], registryId: "123456789012" });
+    expect(await tagRelease(client, REPOSITORY, release.index, ["c0ffee", "latest"], context)).toEqual(tagged);
+    const images = await listImages(client, REPOSITORY, context);
+    const tagsOf = (digest: string) => images.find((image) => image.digest === digest)?.tags.sort();
+    expect(tagsOf(release.index)).toEqual(["c0ffee", "latest"]);
+    expect(tagsOf(release.platformImages[0]!)).toEqual(["c0ffee-linux-amd64", "latest-linux-amd64"]);
+    expect(tagsOf(release.platformImages[1]!)).toEqual(["c0ffee-linux-arm64", "latest-linux-arm64"]);
+  });
+
+  it("refuses to move an immutable release tag to another image", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    await putTestImage(client, REPOSITORY, "v1.0.0");
+    const other = await putTestImage(client, REPOSITORY, "other");
+    await expect(tagRelease(client, REPOSITORY, other, ["v1.0.0"], context)).rejects.toThrow(/v1\.0\.0/);
   });
 
   it("gets and decodes a registry login", async () => {
@@ -89,7 +112,7 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
   });
 
   it("a missing repository suggests setup-registry", async () => {
-    const error = await applyLifecyclePolicy(client, "does-not-exist", defaultLifecyclePolicy(), { region: REGION, repository: "does-not-exist" }).catch((e: unknown) => e);
+    const error = await applyLifecyclePolicy(client, "does-not-exist", releaseLifecyclePolicy(), { region: REGION, repository: "does-not-exist" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EcrError);
     expect((error as Error).message).toBe('ECR repository "does-not-exist" does not exist in eu-west-1: create it once with `dagger call setup-registry` (README, "Publishing to ECR")');
   });

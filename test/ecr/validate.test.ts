@@ -5,12 +5,12 @@ import {
   partitionDomain,
   registryHost,
   validateKeep,
-  validatePlatforms,
   validateRegion,
   validateRepositoryName,
   validateTag,
   validateTags,
 } from "../../dagger/src/ecr/validate.js";
+import { validatePlatforms } from "../../dagger/src/ecr/release-tags.js";
 
 describe("region", () => {
   it.each(["us-east-1", "eu-central-2", "ap-southeast-5", "cn-north-1", "cn-northwest-1", "us-gov-west-1", "il-central-1"])("accepts %s", (region) => {
@@ -60,17 +60,19 @@ describe("tags", () => {
 describe("keep", () => {
   it.each([1, 5, MAX_KEEP])("accepts %d", (keep) => expect(validateKeep(keep)).toBe(keep));
   it.each([0, -1, 1.5, MAX_KEEP + 1, Number.NaN])("rejects %d", (keep) => {
-    expect(() => validateKeep(keep)).toThrow(`keep ${String(keep)} is invalid: expected a whole number of images from 1 to ${MAX_KEEP}`);
+    expect(() => validateKeep(keep)).toThrow(`keep ${String(keep)} is invalid: expected a whole number of releases from 1 to ${MAX_KEEP}`);
   });
 });
 
 describe("platforms", () => {
-  it("accepts linux platforms once each", () => {
-    expect(validatePlatforms(["linux/amd64", "linux/arm64", "linux/arm/v7"])).toEqual(["linux/amd64", "linux/arm64", "linux/arm/v7"]);
-    expect(validatePlatforms([])).toEqual([]);
+  it("accepts the platforms Fargate runs, once each", () => {
+    expect(validatePlatforms(["linux/amd64", "linux/arm64"])).toEqual(["linux/amd64", "linux/arm64"]);
+    expect(validatePlatforms(["linux/arm64"])).toEqual(["linux/arm64"]);
   });
-  it("rejects unknown and repeated platforms", () => {
-    expect(() => validatePlatforms(["windows/amd64"])).toThrow('platform "windows/amd64" is not supported');
+  it("rejects none, unknown and repeated platforms", () => {
+    expect(() => validatePlatforms([])).toThrow("platforms is empty: give linux/amd64, linux/arm64 or both");
+    expect(() => validatePlatforms(["windows/amd64"])).toThrow('platform "windows/amd64" is not supported: expected linux/amd64 or linux/arm64');
+    expect(() => validatePlatforms(["linux/arm/v7"])).toThrow('platform "linux/arm/v7" is not supported');
     expect(() => validatePlatforms(["linux/amd64", "linux/amd64"])).toThrow('platform "linux/amd64" is given twice');
   });
 });

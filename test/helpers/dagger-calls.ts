@@ -9,6 +9,7 @@ import { kebab, type ModuleSurface } from "./module-surface.js";
 const CHAINABLE: Record<string, string[]> = {
   Container: ["export", "terminal", "publish", "as-tarball", "stdout", "with-exec", "up", "as-service"],
   Service: ["up", "endpoint"],
+  File: ["export", "contents"],
 };
 
 /** Splits a shell command line into words, keeping quoted strings, $(...) and ${{ ... }} inside one word. */
@@ -65,8 +66,10 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
   while (words[0]?.startsWith("--")) {
     const word = words.shift()!;
     const flag = flagName(word);
-    if (!word.includes("=")) problems.push(`${command}: write --${flag}=VALUE`);
-    if (!fn.args.some((arg) => kebab(arg.name) === flag)) problems.push(`${command}: ${name} has no argument --${flag}`);
+    const arg = fn.args.find((candidate) => kebab(candidate.name) === flag);
+    // A boolean may be given bare (--offline); everything else as --flag=VALUE.
+    if (!word.includes("=") && arg?.type !== "boolean") problems.push(`${command}: write --${flag}=VALUE`);
+    if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
   }
   const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
   const given = shellWords(command).filter((word) => word.startsWith("--")).map(flagName);

@@ -21,8 +21,8 @@ export interface Step {
 /** A test-supplied answer for a leaf: a value, or an engine error such as a failed exec. */
 export type Answer = { value: unknown } | { error: { message: string; extensions?: Record<string, unknown> } };
 
-/** Decides the answer for a leaf chain; returns undefined to fall back to the defaults. */
-export type Resolver = (chain: Step[]) => Answer | undefined;
+/** Decides the answer for a leaf chain (possibly after doing something, e.g. storing a pushed image); undefined: the defaults. */
+export type Resolver = (chain: Step[]) => Answer | undefined | Promise<Answer | undefined>;
 
 /** Arguments the real engine treats as sensitive and never shows in its logs and traces; recorded here as "***". */
 const SENSITIVE_ARGS: Record<string, string[]> = { setSecret: ["plaintext"] };
@@ -86,7 +86,7 @@ export class FakeEngine {
     this.rawQueries.push(query);
     let payload: unknown;
     try {
-      payload = this.answer(query);
+      payload = await this.answer(query);
     } catch (error) {
       payload = { errors: [{ message: (error as Error).message }] };
     }
@@ -94,7 +94,7 @@ export class FakeEngine {
   }
 
   /** Parses one linear query, records its chain and builds the nested response. */
-  private answer(query: string): unknown {
+  private async answer(query: string): Promise<unknown> {
     const document = parse(query);
     const operation = document.definitions[0];
     if (operation?.kind !== Kind.OPERATION_DEFINITION) throw new Error("fake engine: expected one operation");
@@ -108,7 +108,7 @@ export class FakeEngine {
     this.calls.push(chain.map(redact));
 
     const leaf = chain[chain.length - 1]!;
-    const answer = this.resolver(chain) ?? this.defaultAnswer(chain, leaf);
+    const answer = (await this.resolver(chain)) ?? this.defaultAnswer(chain, leaf);
     if ("error" in answer) return { data: null, errors: [{ message: answer.error.message, path: [], extensions: answer.error.extensions ?? {} }] };
     let data: unknown = answer.value;
     for (const field of [...fields].reverse()) data = { [field.name.value]: data };
@@ -128,6 +128,8 @@ export class FakeEngine {
         return { value: "" };
       case "exitCode":
         return { value: 0 };
+      case "defaultPlatform":
+        return { value: "linux/amd64" };
       case "plaintext":
         if (chain[0]?.field === "setSecret") return { value: chain[0].args.plaintext };
         break;

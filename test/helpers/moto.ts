@@ -4,7 +4,8 @@
  * Without moto the ECR integration tests are skipped, unless REQUIRE_MOTO=1 (set by .ci/run), which makes them fail.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { PutImageCommand, type ECRClient } from "@aws-sdk/client-ecr";
+import { DescribeRepositoriesCommand, PutImageCommand, PutImageTagMutabilityCommand, type ECRClient } from "@aws-sdk/client-ecr";
+import { createHash } from "node:crypto";
 import net from "node:net";
 
 export interface Moto {
@@ -65,9 +66,65 @@ export async function startMoto(): Promise<Moto> {
 /** Credentials moto accepts (any will do); never real ones. */
 export const FAKE_CREDENTIALS = { accessKeyId: "AKIAFAKEFAKEFAKEFAKE", secretAccessKey: "fake-secret-access-key-for-tests" };
 
-/** Puts a minimal image manifest into the emulator's `repository` under `tag` (moto has no registry to push to); resolves with its digest. */
+const sha256 = (text: string): string => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+/**
+ * Puts a manifest into the emulator's `repository` with its real digest, tagged or (like a pushed platform image) not.
+ * moto 5.2.1 answers HTTP 500 to an untagged put into a repository with tag mutability exclusion filters (it matches the
+ * filters against a missing tag), so for an untagged put the filters are lifted around the call and restored after it.
+ */
+async function putManifest(client: ECRClient, repository: string, manifest: string, tag?: string): Promise<string> {
+  const digest = sha256(manifest);
+  const put = () => client.send(new PutImageCommand({ repositoryName: repository, imageManifest: manifest, imageDigest: digest, ...(tag ? { imageTag: tag } : {}) }));
+  if (tag) {
+    await put();
+    return digest;
+  }
+  const [settings] = (await client.send(new DescribeRepositoriesCommand({ repositoryNames: [repository] }))).repositories ?? [];
+  await client.send(new PutImageTagMutabilityCommand({ repositoryName: repository, imageTagMutability: "MUTABLE" }));
+  try {
+    await put();
+  } finally {
+    await client.send(
+      new PutImageTagMutabilityCommand({
+        repositoryName: repository,
+        imageTagMutability: settings?.imageTagMutability ?? "MUTABLE",
+        ...(settings?.imageTagMutabilityExclusionFilters?.length ? { imageTagMutabilityExclusionFilters: settings.imageTagMutabilityExclusionFilters } : {}),
+      }),
+    );
+  }
+  return digest;
+}
+
+/** Puts a minimal single-platform image manifest under `tag` (moto has no registry to push to); resolves with its digest. */
 export async function putTestImage(client: ECRClient, repository: string, tag: string): Promise<string> {
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {}, layers: [] });
-  const response = await client.send(new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }));
-  return response.image!.imageId!.imageDigest!;
+  return putManifest(client, repository, imageManifest(`single ${tag}`), tag);
+}
+
+/** A minimal OCI image manifest whose one layer is named after `seed`, so that different seeds give different digests. */
+function imageManifest(seed: string): string {
+  return JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(`config ${seed}`), size: 1 },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha256(`layer ${seed}`), size: 1 }],
+  });
+}
+
+/**
+ * Puts a release as a registry push leaves it: one untagged image per platform, then the image index that lists them,
+ * tagged `tag`. Resolves with the index digest and the platform images' digests (in the order of `platforms`).
+ */
+export async function putRelease(client: ECRClient, repository: string, tag: string, platforms: string[]): Promise<{ index: string; platformImages: string[] }> {
+  const platformImages: string[] = [];
+  const entries = [];
+  for (const platform of platforms) {
+    const manifest = imageManifest(`${tag} ${platform}`);
+    const digest = await putManifest(client, repository, manifest);
+    platformImages.push(digest);
+    const [os, architecture] = platform.split("/");
+    entries.push({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest, size: manifest.length, platform: { os, architecture } });
+  }
+  const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: entries });
+  return { index: await putManifest(client, repository, index, tag), platformImages };
 }

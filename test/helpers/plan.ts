@@ -1,6 +1,6 @@
 /** Helpers for running Dagger functions against the fake engine and reading the plans it records. */
 import { connection, dag } from "@dagger.io/dagger";
-import { FakeEngine, type Resolver, type Step } from "./fake-engine.js";
+import { FakeEngine, type Answer, type Resolver, type Step } from "./fake-engine.js";
 import { Pipeline } from "../../dagger/src/index.js";
 
 /** The package.json the fake source directory holds. */
@@ -63,7 +63,7 @@ export function namedValues(chain: Step[], field: string): Record<string, unknow
 }
 
 /** Answers the smoke stage's `process.getuid()` probe with uid 1000 (a non-root image); defers everything else. */
-export const answerNonRootUid: Resolver = (chain) =>
+export const answerNonRootUid = (chain: Step[]): Answer | undefined =>
   chain.at(-1)!.field === "stdout" && JSON.stringify(chain.at(-2)?.args.args ?? []).includes("getuid") ? { value: "1000" } : undefined;
 
 /** The recorded chains whose last step is `leaf`. */

@@ -1,7 +1,8 @@
 /**
- * ECR lifecycle policies as typed values: a builder for this project's default, a validator that enforces ECR's
+ * ECR lifecycle policies as typed values: a builder for this project's policy, a validator that enforces ECR's
  * rules (each violation named), and an order-insensitive comparison of a stored policy with the wanted one.
  */
+import { LATEST_TAG, SUPPORTED_PLATFORMS } from "./release-tags.js";
 import { InputError, validateKeep } from "./validate.js";
 
 /** Which images a rule selects. */
@@ -36,26 +37,51 @@ export class LifecyclePolicyError extends InputError {
 export const POLICY_TEXT_MIN = 100;
 export const POLICY_TEXT_MAX = 30_720;
 
+/** Releases kept unless told otherwise: the current one plus four to roll back to (storage: see README). */
+export const DEFAULT_KEEP = 5;
+
 /**
- * This project's policy: expire untagged images 1 day after push, and keep only the `keep` most recent images of any
- * kind (default 1, as the placeholder project did: minimal storage cost, but no previous image to roll back to).
+ * Images one release counts for in the policy's image counts: its index and one image per supported platform.
+ * ECR counts images, not releases; see releaseLifecyclePolicy.
  */
-export function defaultLifecyclePolicy(keep = 1): LifecyclePolicy {
+export const IMAGES_PER_RELEASE = 1 + SUPPORTED_PLATFORMS.length;
+
+/**
+ * This project's policy. ECR evaluates rules by priority; an image that matches a higher rule's tag selection is never
+ * expired by a lower rule (though lower rules still count it), and counts sort by push time (re-tagging does not refresh it):
+ * 1. the image `latest` points to is kept, however old (a re-run may move `latest` back to an older release);
+ * 2. so are its platform images (`latest-linux-*`);
+ * 3. per platform, platform images beyond the most recent `keep` x IMAGES_PER_RELEASE expire: a platform image is only
+ *    ever expired by its own platform's rule, and that rule keeps at least as many as rule 5 can keep indexes, so a kept
+ *    release never loses a part, whatever platforms each release has;
+ * 4. untagged images (nothing this pipeline pushes stays untagged) expire a day after push;
+ * 5. release indexes beyond the most recent `keep` x IMAGES_PER_RELEASE images expire: `keep` releases of the default
+ *    shape (an index and two platform images), more when releases have fewer platforms.
+ */
+export function releaseLifecyclePolicy(keep = DEFAULT_KEEP): LifecyclePolicy {
   validateKeep(keep);
+  const images = keep * IMAGES_PER_RELEASE;
+  const tagged = (rulePriority: number, description: string, pattern: string, countNumber: number): LifecycleRule => ({
+    rulePriority,
+    description,
+    selection: { tagStatus: "tagged", tagPatternList: [pattern], countType: "imageCountMoreThan", countNumber },
+    action: { type: "expire" },
+  });
+  const platformRules = SUPPORTED_PLATFORMS.map((platform, index) =>
+    tagged(3 + index, `Keep the ${platform} images of the newest releases`, `*-${platform.replace("/", "-")}`, images),
+  );
   return validateLifecyclePolicy({
     rules: [
+      tagged(1, "Keep the image latest points to", LATEST_TAG, 1),
+      tagged(2, "Keep the platform images of latest", `${LATEST_TAG}-linux-*`, SUPPORTED_PLATFORMS.length),
+      ...platformRules,
       {
-        rulePriority: 1,
-        description: "Expire untagged images (left behind when a tag moves) one day after push",
+        rulePriority: 3 + platformRules.length,
+        description: "Expire untagged images one day after push",
         selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 1 },
         action: { type: "expire" },
       },
-      {
-        rulePriority: 2,
-        description: keep === 1 ? "Keep only the most recent image" : `Keep only the ${keep} most recent images`,
-        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keep },
-        action: { type: "expire" },
-      },
+      tagged(4 + platformRules.length, keep === 1 ? "Keep the newest release" : `Keep the ${keep} newest releases`, "*", images),
     ],
   });
 }

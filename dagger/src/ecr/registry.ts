@@ -3,6 +3,7 @@
  * Plain TypeScript over @aws-sdk/client-ecr; the Dagger functions in ../index.ts are thin wrappers.
  */
 import {
+  BatchGetImageCommand,
   CreateRepositoryCommand,
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
@@ -10,6 +11,7 @@ import {
   GetAuthorizationTokenCommand,
   GetLifecyclePolicyCommand,
   GetLifecyclePolicyPreviewCommand,
+  PutImageCommand,
   PutImageScanningConfigurationCommand,
   PutImageTagMutabilityCommand,
   PutLifecyclePolicyCommand,
@@ -18,7 +20,9 @@ import {
   type Repository,
 } from "@aws-sdk/client-ecr";
 import { EcrError, translateAwsError, type CallContext } from "./errors.js";
+import type { RepositoryImage } from "./lifecycle-evaluator.js";
 import { policyText, samePolicy, type LifecyclePolicy } from "./lifecycle.js";
+import { MUTABLE_TAG_FILTERS, platformTag } from "./release-tags.js";
 
 /** AWS credentials, read from Dagger secrets just before use. */
 export interface AwsCredentials {
@@ -81,40 +85,131 @@ export async function getRegistryAuth(client: ECRClient, context: CallContext): 
 }
 
 /**
- * How the repository is set up: commit-SHA tags immutable while `latest` can move (IMMUTABLE_WITH_EXCLUSION),
- * scan on push, AES-256 encryption (the default; encryption cannot change after creation).
+ * How the repository is set up: release tags immutable while `latest` and its platform tags can move
+ * (IMMUTABLE_WITH_EXCLUSION), scan on push, AES-256 encryption (the default; encryption cannot change after creation).
  */
 export const REPOSITORY_SETTINGS = {
   imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-  imageTagMutabilityExclusionFilters: [{ filterType: "WILDCARD", filter: "latest" }],
+  imageTagMutabilityExclusionFilters: MUTABLE_TAG_FILTERS.map((filter) => ({ filterType: "WILDCARD" as const, filter })),
   imageScanningConfiguration: { scanOnPush: true },
   encryptionConfiguration: { encryptionType: "AES256" },
 } as const;
 
-/** True when ECR lets `tag` move to another image: it matches an exclusion filter of REPOSITORY_SETTINGS (`latest`). */
-export function isMutableTag(tag: string): boolean {
-  return REPOSITORY_SETTINGS.imageTagMutabilityExclusionFilters.some(({ filter }) =>
-    new RegExp(`^${filter.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(tag),
+/**
+ * The digest of the image `tag` points to in the repository, or undefined when no image has that tag.
+ * A missing repository fails here, with the message that points at setup-registry.
+ */
+export async function findImageByTag(client: ECRClient, repository: string, tag: string, context: CallContext): Promise<string | undefined> {
+  try {
+    const response = await client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }));
+    return response.imageDetails?.[0]?.imageDigest;
+  } catch (error) {
+    if ((error as { name?: string }).name === "ImageNotFoundException") return undefined;
+    throw translateAwsError(error, "DescribeImages", context);
+  }
+}
+
+/** Manifest media types the pipeline reads back from ECR: OCI and Docker, images and indexes. */
+const MANIFEST_MEDIA_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/** An image's manifest as stored in ECR. */
+interface StoredManifest {
+  manifest: string;
+  mediaType?: string;
+  /** The account that holds the repository. */
+  registryId: string;
+}
+
+async function getManifest(client: ECRClient, repository: string, digest: string, context: CallContext): Promise<StoredManifest> {
+  const response = await call("BatchGetImage", context, () =>
+    client.send(new BatchGetImageCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: MANIFEST_MEDIA_TYPES })),
   );
+  const image = response.images?.[0];
+  if (!image?.imageManifest) throw new EcrError(`image ${digest} is not in ECR repository "${repository}" in ${context.region} (BatchGetImage found nothing)`);
+  return { manifest: image.imageManifest, registryId: image.registryId ?? "?", ...(image.imageManifestMediaType ? { mediaType: image.imageManifestMediaType } : {}) };
 }
 
 /**
- * The digests of the images `tags` point to in the repository now; tags that are not there are left out.
- * Publishing skips these for immutable tags: ECR refuses to push an existing immutable tag again, even with the same
- * digest, so without this a re-run of a publish would fail. A missing repository fails here, before any build.
+ * Puts `tag` on the stored image. A tag already on that very image is fine: ECR answers ImageAlreadyExistsException,
+ * and the tag is then read back to tell that case from an immutable tag held by another image.
  */
-export async function findTaggedImages(client: ECRClient, repository: string, tags: string[], context: CallContext): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
-  for (const tag of tags) {
-    try {
-      const response = await client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }));
-      const digest = response.imageDetails?.[0]?.imageDigest;
-      if (digest) found.set(tag, digest);
-    } catch (error) {
-      if ((error as { name?: string }).name !== "ImageNotFoundException") throw translateAwsError(error, "DescribeImages", context);
+async function putTag(client: ECRClient, repository: string, digest: string, stored: StoredManifest, tag: string, context: CallContext): Promise<void> {
+  try {
+    await client.send(
+      new PutImageCommand({
+        repositoryName: repository,
+        imageTag: tag,
+        imageDigest: digest,
+        imageManifest: stored.manifest,
+        ...(stored.mediaType ? { imageManifestMediaType: stored.mediaType } : {}),
+      }),
+    );
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === "ImageAlreadyExistsException" && (await findImageByTag(client, repository, tag, context)) === digest) return;
+    if (name === "ImageAlreadyExistsException" || name === "ImageTagAlreadyExistsException") {
+      throw new EcrError(`tag "${tag}" already points to another image in ECR repository "${repository}" and is immutable: release tags are never moved`);
     }
+    throw translateAwsError(error, "PutImage", context);
   }
-  return found;
+}
+
+/** One platform image of an index, as its manifest lists it. */
+interface IndexEntry {
+  digest: string;
+  platform?: { os: string; architecture: string; variant?: string };
+}
+
+/**
+ * Tags the image `digest` with each of `tags` and, when it is an image index, each of its platform images with
+ * `<tag>-<os>-<arch>`; nothing is pushed or rebuilt (BatchGetImage reads the manifest, PutImage adds the tag).
+ * Resolves with one `<tag>@<digest>` reference per tag, and the account that holds the repository. Attestation entries
+ * (platform unknown/unknown) are left alone.
+ */
+export async function tagRelease(
+  client: ECRClient,
+  repository: string,
+  digest: string,
+  tags: string[],
+  context: CallContext,
+): Promise<{ references: string[]; registryId: string }> {
+  const stored = await getManifest(client, repository, digest, context);
+  const entries = ((JSON.parse(stored.manifest) as { manifests?: IndexEntry[] }).manifests ?? []).filter(
+    (entry) => entry.platform && entry.platform.os !== "unknown",
+  );
+  const platformImages = await Promise.all(entries.map(async (entry) => ({ entry, stored: await getManifest(client, repository, entry.digest, context) })));
+  const references: string[] = [];
+  for (const tag of tags) {
+    for (const { entry, stored: child } of platformImages) await putTag(client, repository, entry.digest, child, platformTag(tag, entry.platform!), context);
+    await putTag(client, repository, digest, stored, tag, context);
+    references.push(`${tag}@${digest}`);
+  }
+  return { references, registryId: stored.registryId };
+}
+
+/** Every image in the repository (DescribeImages, all pages), as the lifecycle evaluator takes them. */
+export async function listImages(client: ECRClient, repository: string, context: CallContext): Promise<RepositoryImage[]> {
+  const images: RepositoryImage[] = [];
+  let nextToken: string | undefined;
+  do {
+    const token = nextToken;
+    const page = await call("DescribeImages", context, () => client.send(new DescribeImagesCommand({ repositoryName: repository, ...(token ? { nextToken: token } : {}) })));
+    for (const detail of page.imageDetails ?? []) {
+      images.push({
+        digest: detail.imageDigest ?? "?",
+        tags: detail.imageTags ?? [],
+        pushedAt: detail.imagePushedAt ?? new Date(0),
+        ...(detail.imageSizeInBytes !== undefined ? { sizeInBytes: detail.imageSizeInBytes } : {}),
+      });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return images;
 }
 
 /** What a set-up step did. */
@@ -144,8 +239,12 @@ function sameExclusions(repository: Repository): boolean {
   return JSON.stringify(have) === JSON.stringify(want);
 }
 
-/** Creates the repository with REPOSITORY_SETTINGS, or brings an existing one's tag mutability and scanning in line. Idempotent. */
-export async function ensureRepository(client: ECRClient, name: string, context: CallContext): Promise<RepositoryReport> {
+/**
+ * Creates the repository with REPOSITORY_SETTINGS, or brings an existing one's tag mutability and scanning in line.
+ * Idempotent. Each change is appended to `changed` as soon as AWS has made it, so a caller can say what was done when a
+ * later step fails.
+ */
+export async function ensureRepository(client: ECRClient, name: string, context: CallContext, changed: string[] = []): Promise<RepositoryReport> {
   const existing = await describeRepository(client, name, context);
   if (!existing) {
     const created = await call("CreateRepository", context, () =>
@@ -159,6 +258,7 @@ export async function ensureRepository(client: ECRClient, name: string, context:
         }),
       ),
     );
+    changed.push(`repository ${name} created with its settings`);
     return { change: "created", repositoryUri: created.repository?.repositoryUri ?? "", notes: [] };
   }
 
@@ -173,20 +273,22 @@ export async function ensureRepository(client: ECRClient, name: string, context:
         }),
       ),
     );
-    notes.push(`tag mutability ${existing.imageTagMutability ?? "?"} -> ${REPOSITORY_SETTINGS.imageTagMutability} (latest excluded)`);
+    notes.push(`tag mutability ${existing.imageTagMutability ?? "?"} -> ${REPOSITORY_SETTINGS.imageTagMutability} (${MUTABLE_TAG_FILTERS.join(", ")} excluded)`);
+    changed.push(notes.at(-1)!);
   }
   if (existing.imageScanningConfiguration?.scanOnPush !== true) {
     await call("PutImageScanningConfiguration", context, () =>
       client.send(new PutImageScanningConfigurationCommand({ repositoryName: name, imageScanningConfiguration: { scanOnPush: true } })),
     );
     notes.push("scan on push enabled");
+    changed.push(notes.at(-1)!);
   }
-  const changed = notes.length > 0;
+  const updated = notes.length > 0;
   const encryption = existing.encryptionConfiguration?.encryptionType;
   if (encryption && encryption !== REPOSITORY_SETTINGS.encryptionConfiguration.encryptionType) {
     notes.push(`encryption is ${encryption}, not AES256; left as is (encryption cannot change after creation)`);
   }
-  return { change: changed ? "updated" : "unchanged", repositoryUri: existing.repositoryUri ?? "", notes };
+  return { change: updated ? "updated" : "unchanged", repositoryUri: existing.repositoryUri ?? "", notes };
 }
 
 /** Applies `policy` to the repository unless the stored one already means the same (compared as parsed JSON). Idempotent. */

@@ -16,11 +16,9 @@ const REGION_PATTERN = /^[a-z]{2,4}(-(gov|iso|isob|isoe|isof))?-[a-z]+-\d{1,2}$/
 const REPOSITORY_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 /** OCI image tags. */
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-/** OCI platforms as Dagger takes them: os/arch[/variant]. */
-const PLATFORM_PATTERN = /^linux\/(amd64|arm64|arm\/v7|arm\/v6|386|ppc64le|s390x|riscv64)(\/v\d)?$/;
 
-/** Most images a lifecycle policy can be told to keep (a sanity bound of this pipeline, not an AWS limit). */
-export const MAX_KEEP = 1000;
+/** Most releases a lifecycle policy can be told to keep (a sanity bound of this pipeline, not an AWS limit). */
+export const MAX_KEEP = 100;
 
 /** Checks an AWS region name; returns it. */
 export function validateRegion(region: string): string {
@@ -58,22 +56,12 @@ export function validateTags(tags: string[]): string[] {
   return tags;
 }
 
-/** Checks the number of images a lifecycle policy keeps: a whole number from 1 to MAX_KEEP; returns it. */
+/** Checks the number of releases a lifecycle policy keeps: a whole number from 1 to MAX_KEEP; returns it. */
 export function validateKeep(keep: number): number {
   if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP) {
-    throw new InputError(`keep ${String(keep)} is invalid: expected a whole number of images from 1 to ${MAX_KEEP}`);
+    throw new InputError(`keep ${String(keep)} is invalid: expected a whole number of releases from 1 to ${MAX_KEEP}`);
   }
   return keep;
-}
-
-/** Checks target platforms (e.g. linux/amd64, linux/arm64), none repeated; returns them. */
-export function validatePlatforms(platforms: string[]): string[] {
-  for (const platform of platforms) {
-    if (!PLATFORM_PATTERN.test(platform)) throw new InputError(`platform ${quote(platform)} is not supported: expected linux/amd64 or linux/arm64 (or another linux/ARCH)`);
-  }
-  const repeated = platforms.find((platform, i) => platforms.indexOf(platform) !== i);
-  if (repeated !== undefined) throw new InputError(`platform ${quote(repeated)} is given twice: each platform once`);
-  return platforms;
 }
 
 /** The DNS suffix of a region's partition: amazonaws.com, or amazonaws.com.cn for China (cn-*). */

@@ -1,0 +1,61 @@
+/**
+ * How a release is tagged in ECR. A release is an image index (one image per platform) tagged with the commit; every
+ * platform image is tagged too, `<tag>-<os>-<arch>`, so that no part of a kept release is ever untagged (ECR's lifecycle
+ * policy evaluates an index and its platform images separately, and would expire untagged platform images while their
+ * index is kept). `latest` and its platform tags move; every other tag is immutable.
+ */
+import { InputError } from "./validate.js";
+
+/** The platforms a release can hold: what ECS Fargate runs (ARM64/Graviton and X86_64). */
+export const SUPPORTED_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+export type ReleasePlatform = (typeof SUPPORTED_PLATFORMS)[number];
+
+/** Platforms of a release unless told otherwise: both, so that a deploy can choose either (ARM64 costs ~20% less). */
+export const DEFAULT_PLATFORMS: ReleasePlatform[] = [...SUPPORTED_PLATFORMS];
+
+/** The tag that follows what `main` released (moved by the CI publish job only, or on request). */
+export const LATEST_TAG = "latest";
+
+/** Tags ECR lets move to another image (tag mutability exclusion filters, WILDCARD); all others are immutable. */
+export const MUTABLE_TAG_FILTERS = [LATEST_TAG, `${LATEST_TAG}-linux-*`];
+
+/** Longest tag OCI allows. */
+const MAX_TAG_LENGTH = 128;
+/** Longest platform suffix: "-linux-amd64" / "-linux-arm64". */
+export const PLATFORM_SUFFIX_LENGTH = "-linux-arm64".length;
+
+/** The tag of one platform image of a release tagged `tag`: `3f2c...-linux-arm64`, `latest-linux-amd64`. */
+export function platformTag(tag: string, platform: { os: string; architecture: string; variant?: string }): string {
+  return [tag, platform.os, platform.architecture, platform.variant].filter(Boolean).join("-");
+}
+
+/** Checks that `tag` leaves room for its platform tags (OCI: 128 characters); returns it. */
+export function validateReleaseTag(tag: string): string {
+  if (tag.length + PLATFORM_SUFFIX_LENGTH > MAX_TAG_LENGTH) {
+    throw new InputError(`tag ${JSON.stringify(tag.slice(0, 40))}... is ${tag.length} characters: a release tag may have at most ${MAX_TAG_LENGTH - PLATFORM_SUFFIX_LENGTH}, to leave room for -linux-arm64`);
+  }
+  return tag;
+}
+
+/** True when ECR lets `tag` move to another image: it matches one of MUTABLE_TAG_FILTERS. */
+export function isMutableTag(tag: string): boolean {
+  return MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
+}
+
+/** A wildcard pattern (`*` matches any run of characters, as in ECR filters and lifecycle tag patterns) as a RegExp. */
+export function wildcardPattern(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+}
+
+/** Checks release platforms: at least one, each supported (linux/amd64, linux/arm64), none repeated; returns them. */
+export function validatePlatforms(platforms: string[]): ReleasePlatform[] {
+  if (platforms.length === 0) throw new InputError("platforms is empty: give linux/amd64, linux/arm64 or both");
+  for (const platform of platforms) {
+    if (!(SUPPORTED_PLATFORMS as readonly string[]).includes(platform)) {
+      throw new InputError(`platform ${JSON.stringify(platform)} is not supported: expected ${SUPPORTED_PLATFORMS.join(" or ")} (what ECS Fargate runs)`);
+    }
+  }
+  const repeated = platforms.find((platform, i) => platforms.indexOf(platform) !== i);
+  if (repeated !== undefined) throw new InputError(`platform ${JSON.stringify(repeated)} is given twice: each platform once`);
+  return platforms as ReleasePlatform[];
+}
