@@ -20,10 +20,11 @@ export async function bundle(options: BundleOptions): Promise<number> {
     platform: "node",
     format: "esm",
     target: "node20",
-    // Minified, which halves the file and cuts about 40 ms of parsing from every cold start (docs/performance.md);
-    // function names are kept so that stack traces in the logs stay readable.
+    // Minified, which halves the file and cuts about 40 ms of parsing from every cold start (docs/performance.md).
+    // No keepNames: it wraps every function (Hono's per-request closures included) in a naming helper, about 2 µs per
+    // request; stack traces in the logs then show minified names, with file offsets into the one bundle.
     minify: true,
-    keepNames: true,
+    keepNames: false,
     sourcemap: false,
     legalComments: "none",
     metafile: true,

@@ -22,6 +22,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Idle keep-alive time; must exceed the load balancer's idle timeout (ALB: 60 s). */
   keepAliveTimeoutMs: number;
+  /** Time a client gets to send its request headers once it has begun; slower ones are cut (408). */
+  headersTimeoutMs: number;
 }
 
 /** One configurable variable: its name, default, meaning and parser. Drives parsing and the README table. */
@@ -96,9 +98,17 @@ export const SETTINGS = [
     key: "keepAliveTimeoutMs",
     env: "KEEP_ALIVE_TIMEOUT_MS",
     default: 65_000,
-    meaning: "idle keep-alive timeout; keep above the load balancer's idle timeout (ALB: 60 s); headers timeout is 1 s above it",
+    meaning: "idle keep-alive timeout; keep above the load balancer's idle timeout (ALB: 60 s)",
     parse: integerIn(1, MAX_TIMEOUT_MS),
     rule: `an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+  },
+  {
+    key: "headersTimeoutMs",
+    env: "HEADERS_TIMEOUT_MS",
+    default: 10_000,
+    meaning: "time a client gets to send its request headers; slower clients are cut with 408 (slow-client protection), the body gets 30 s more",
+    parse: integerIn(1_000, 120_000),
+    rule: "an integer number of milliseconds from 1000 to 120000",
   },
 ] as const satisfies readonly Setting<keyof Config>[];
 

@@ -1,16 +1,16 @@
-import { randomUUID } from "node:crypto";
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
+import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
 export interface ServerOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any Hono environment can be served
   app: Hono<any>;
-  config: Pick<Config, "port" | "host" | "shutdownGraceMs" | "keepAliveTimeoutMs">;
+  config: Pick<Config, "port" | "host" | "shutdownGraceMs" | "keepAliveTimeoutMs" | "headersTimeoutMs">;
   logger: Logger;
   /** Called first when shutdown begins: the app then fails readiness and asks clients to close connections. */
   onDrain: () => void;
@@ -29,16 +29,70 @@ export interface RunningServer {
   shutdown: (reason: string) => Promise<number>;
 }
 
-/** Extra time the server waits for request headers beyond the keep-alive timeout (Node requires headersTimeout > keepAliveTimeout). */
-const HEADERS_TIMEOUT_MARGIN_MS = 1_000;
+/** Time a client gets to send a whole request (headers and body) once it has begun: the headers' time plus this. */
+const BODY_RECEIVE_MS = 30_000;
+/** How often Node checks connections against headersTimeout and requestTimeout (its default, 30 s, lets slow clients stay far longer). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+/** The request id of the request being handed to node-server's listener (its error handler is called synchronously). */
+let currentRequestId = "";
 
-/** Starts listening with keep-alive timeouts tuned for a load balancer; rejects if the address cannot be bound. */
+/** node-server's answer to a request it cannot turn into a Request (bad Host, `OPTIONS *`, a bad URL): the JSON error shape. */
+function requestErrorResponse(err: unknown): Response {
+  const message = `malformed HTTP request (${err instanceof Error ? err.message : "invalid request"})`;
+  return new Response(JSON.stringify({ error: { code: "bad_request", message, requestId: currentRequestId } }), {
+    status: 400,
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+/**
+ * Starts listening with timeouts tuned for a load balancer and for slow clients; rejects if the address cannot be bound.
+ * Every answer of the process carries the security headers and the request id: they are written on Node's response
+ * before the app runs (cheaper than building them per request in the app), and on the raw answers the server writes itself.
+ */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { app, config, logger, onDrain } = options;
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.keepAliveTimeout = config.keepAliveTimeoutMs;
-  server.headersTimeout = config.keepAliveTimeoutMs + HEADERS_TIMEOUT_MARGIN_MS;
+  const listener = getRequestListener(app.fetch, { errorHandler: requestErrorResponse });
+  const headerNames = Object.keys(SECURITY_HEADERS);
+  const busy = new WeakSet<Socket>();
+  const handle = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
+    const socket = incoming.socket;
+    busy.add(socket);
+    outgoing.once("close", () => busy.delete(socket));
+    for (const name of headerNames) outgoing.setHeader(name, SECURITY_HEADERS[name]!);
+    currentRequestId = requestIdFrom(incoming.headers["x-request-id"]);
+    outgoing.setHeader(REQUEST_ID_HEADER, currentRequestId);
+    void listener(incoming, outgoing);
+  };
+  const server = createServer(
+    {
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Independent of the keep-alive timeout: a client that is slow to send its headers is cut after headersTimeout,
+      // while idle keep-alive connections (the load balancer's) stay open for keepAliveTimeout.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.headersTimeoutMs + BODY_RECEIVE_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
+    handle,
+  );
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logger));
+  server.on("checkExpectation", (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const requestId = requestIdFrom(incoming.headers["x-request-id"]);
+    const body = JSON.stringify({ error: { code: "expectation_failed", message: `Expect: ${String(incoming.headers.expect).slice(0, 100)} is not supported; only 100-continue is`, requestId } });
+    outgoing
+      .writeHead(417, { ...SECURITY_HEADERS, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), [REQUEST_ID_HEADER]: requestId, Connection: "close" })
+      .end(body);
+  });
+  server.on("connect", (incoming: IncomingMessage, socket: Socket) => {
+    const requestId = requestIdFrom(incoming.headers["x-request-id"]);
+    const body = JSON.stringify({ error: { code: "method_not_allowed", message: "method CONNECT is not allowed: this is not a proxy", requestId } });
+    socket.end(rawJsonAnswer(405, "Method Not Allowed", body, requestId));
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -67,7 +121,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info("all connections closed");
         resolve(0);
       });
-      logger.info("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+      // Node counts a connection that has sent part of a request as busy, and would wait for it the whole grace period:
+      // close every connection with no response in progress (such a request was never accepted).
+      let halfSent = 0;
+      for (const socket of sockets) {
+        if (busy.has(socket)) continue;
+        halfSent += 1;
+        socket.destroy();
+      }
+      logger.info({ closedWithoutResponse: halfSent }, "listener closed: no new connections; connections without a response in progress closed; draining in-flight requests");
     });
     return stopping;
   };
@@ -92,13 +154,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: L
     return;
   }
   const [status, reason, code] = clientErrorStatus(err.code);
-  const requestId = randomUUID();
+  const requestId = requestIdFrom(undefined);
   const body = JSON.stringify({ error: { code, message: `malformed HTTP request (${err.code ?? "parse error"})`, requestId } });
   logger.info({ requestId, status, parserError: err.code }, "rejected malformed request");
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawJsonAnswer(status, reason, body, requestId));
 }
 
 /**

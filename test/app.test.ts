@@ -142,11 +142,11 @@ describe("errors", () => {
 
   it("a handler slower than REQUEST_TIMEOUT_MS -> 503", async () => {
     const { app } = createTestService({ REQUEST_TIMEOUT_MS: "50" });
-    app.get("/test/slow", async (c) => {
+    app.get("/api/test/slow", async (c) => {
       await sleep(500);
       return c.text("late");
     });
-    const body = await expectError(await app.request("/test/slow"), 503, "request_timeout");
+    const body = await expectError(await app.request("/api/test/slow"), 503, "request_timeout");
     expect(body.error.message).toContain("50 ms");
   });
 

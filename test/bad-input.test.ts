@@ -34,8 +34,8 @@ function statusOf(raw: string): number {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
 }
 
-function jsonBodyOf(raw: string): { error: { code: string; requestId: string } } {
-  return JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as { error: { code: string; requestId: string } };
+function jsonBodyOf(raw: string): { error: { code: string; message: string; requestId: string } } {
+  return JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as { error: { code: string; message: string; requestId: string } };
 }
 
 async function expectHealthy(): Promise<void> {
@@ -55,6 +55,68 @@ describe("bad input over TCP", () => {
     const body = jsonBodyOf(raw);
     expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(raw).toContain(`X-Request-Id: ${body.error.requestId}`);
+    await expectHealthy();
+  });
+
+  /** Every header of the service's answers: the JSON API security set and the request id, whoever wrote the answer. */
+  function expectServiceHeaders(raw: string): void {
+    const head = raw.slice(0, raw.indexOf("\r\n\r\n")).toLowerCase();
+    for (const line of [
+      "content-type: application/json",
+      "x-content-type-options: nosniff",
+      "x-frame-options: deny",
+      "content-security-policy: default-src 'none'; frame-ancestors 'none'",
+      "strict-transport-security: max-age=15552000; includesubdomains",
+      "referrer-policy: no-referrer",
+    ]) {
+      expect(head).toContain(line);
+    }
+    expect(head).toContain(`x-request-id: ${jsonBodyOf(raw).error.requestId.toLowerCase()}`);
+  }
+
+  it.each([
+    ["HTTP/1.0 without a Host", 400, "bad_request", "GET / HTTP/1.0\r\n\r\n"],
+    ["a Host with a space", 400, "bad_request", "GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"],
+    ["a Host with a bad port", 400, "bad_request", "GET / HTTP/1.1\r\nHost: x:99999\r\nConnection: close\r\n\r\n"],
+    ["OPTIONS *", 400, "bad_request", "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+    ["absolute form with port 99999", 400, "bad_request", "GET http://x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+    ["absolute form with an ftp: scheme", 400, "bad_request", "GET ftp://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+    ["an HTTP/0.9 request line", 400, "bad_request", "GET /\r\n\r\n"],
+    ["Expect: 200-ok", 417, "expectation_failed", "GET / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n"],
+    ["CONNECT", 405, "method_not_allowed", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"],
+    ["a garbage request line", 400, "bad_request", "\u0000\u0001garbage\r\n\r\n"],
+    ["a 20 KB header", 431, "headers_too_large", `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`],
+  ])("%s -> JSON %d %s with the request id and the security headers", async (_name, status, code, payload) => {
+    const raw = await rawExchange(payload);
+    expect(statusOf(raw), raw.slice(0, 200)).toBe(status);
+    expect(jsonBodyOf(raw).error.code).toBe(code);
+    expectServiceHeaders(raw);
+    await expectHealthy();
+  });
+
+  it("answers written by Hono carry the same headers, written on Node's response before the app runs", async () => {
+    for (const request of ["GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]) {
+      const raw = await rawExchange(request);
+      const head = raw.slice(0, raw.indexOf("\r\n\r\n")).toLowerCase();
+      expect(head).toContain("x-content-type-options: nosniff");
+      expect(head).toMatch(/x-request-id: [0-9a-f-]{36}/);
+      // Each header once: Node's response and Hono's answer did not both write them.
+      expect(head.match(/x-frame-options/g)).toHaveLength(1);
+      expect(head.match(/x-request-id/g)).toHaveLength(1);
+    }
+  });
+
+  it("a POST body over the route's limit is refused from Content-Length, unread; a chunked one is cut as it streams", async () => {
+    const big = JSON.stringify({ name: "a".repeat(5000) });
+    const declared = await rawExchange(`POST /api/greeting HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999\r\nConnection: close\r\n\r\n{}`);
+    expect(statusOf(declared)).toBe(413);
+    expect(jsonBodyOf(declared).error.code).toBe("payload_too_large");
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const chunked = await rawExchange(
+      `POST /api/greeting HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk(big.slice(0, 3000))}${chunk(big.slice(3000))}0\r\n\r\n`,
+    );
+    expect(statusOf(chunked)).toBe(413);
+    expect(jsonBodyOf(chunked).error.message).toContain("1024 bytes");
     await expectHealthy();
   });
 

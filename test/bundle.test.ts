@@ -99,6 +99,7 @@ describe("configuration errors stop the start", () => {
     ["REQUEST_TIMEOUT_MS", "0", "expected an integer number of milliseconds from 1 to 600000"],
     ["SHUTDOWN_GRACE_MS", "200000", "expected an integer number of milliseconds from 0 to 120000 (ECS stopTimeout is at most 120 s)"],
     ["KEEP_ALIVE_TIMEOUT_MS", "1.5", "expected an integer number of milliseconds from 1 to 600000"],
+    ["HEADERS_TIMEOUT_MS", "500", "expected an integer number of milliseconds from 1000 to 120000"],
   ])("%s=%s -> exit 78 and one line naming the variable, the value and the rule", async (name, value, rule) => {
     const result = await runToExit([bundle], { [name]: value });
     expect(result.code).toBe(78);
@@ -107,7 +108,7 @@ describe("configuration errors stop the start", () => {
   });
 
   it("covers every setting", () => {
-    expect(SETTINGS.map((setting) => setting.env)).toEqual(["PORT", "HOST", "LOG_LEVEL", "BODY_LIMIT_BYTES", "REQUEST_TIMEOUT_MS", "SHUTDOWN_GRACE_MS", "KEEP_ALIVE_TIMEOUT_MS"]);
+    expect(SETTINGS.map((setting) => setting.env)).toEqual(["PORT", "HOST", "LOG_LEVEL", "BODY_LIMIT_BYTES", "REQUEST_TIMEOUT_MS", "SHUTDOWN_GRACE_MS", "KEEP_ALIVE_TIMEOUT_MS", "HEADERS_TIMEOUT_MS"]);
   });
 
   it("a port already in use -> exit 1 with a fatal log line", async () => {

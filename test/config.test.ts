@@ -12,6 +12,7 @@ describe("loadConfig", () => {
       requestTimeoutMs: 10_000,
       shutdownGraceMs: 25_000,
       keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 10_000,
     };
     expect(loadConfig({})).toEqual(defaults);
     expect(loadConfig({ PORT: "", LOG_LEVEL: "" })).toEqual(defaults);
@@ -21,12 +22,13 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config.shutdownGraceMs).toBeLessThan(30_000); // Fargate sends SIGKILL 30 s after SIGTERM by default
     expect(config.keepAliveTimeoutMs).toBeGreaterThan(60_000); // ALB idle timeout
+    expect(config.headersTimeoutMs).toBeLessThanOrEqual(10_000); // slow clients are cut long before keep-alive ends
   });
 
   it("parses valid values", () => {
     expect(
-      loadConfig({ PORT: "0", HOST: "::1", LOG_LEVEL: "debug", BODY_LIMIT_BYTES: "10", REQUEST_TIMEOUT_MS: "5", SHUTDOWN_GRACE_MS: "0", KEEP_ALIVE_TIMEOUT_MS: "70000" }),
-    ).toEqual({ port: 0, host: "::1", logLevel: "debug", bodyLimitBytes: 10, requestTimeoutMs: 5, shutdownGraceMs: 0, keepAliveTimeoutMs: 70_000 });
+      loadConfig({ PORT: "0", HOST: "::1", LOG_LEVEL: "debug", BODY_LIMIT_BYTES: "10", REQUEST_TIMEOUT_MS: "5", SHUTDOWN_GRACE_MS: "0", KEEP_ALIVE_TIMEOUT_MS: "70000", HEADERS_TIMEOUT_MS: "2000" }),
+    ).toEqual({ port: 0, host: "::1", logLevel: "debug", bodyLimitBytes: 10, requestTimeoutMs: 5, shutdownGraceMs: 0, keepAliveTimeoutMs: 70_000, headersTimeoutMs: 2_000 });
   });
 
   it("reports every invalid variable in one error, quoting long values only in part", () => {

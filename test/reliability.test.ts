@@ -226,7 +226,7 @@ describe("timeouts and body limits under concurrency", () => {
       order.push(`${kind}:${res.status}`);
       return res;
     };
-    const slow = Array.from({ length: 20 }, () => track("slow", httpRequest(service.port, "/test/slow?ms=5000")));
+    const slow = Array.from({ length: 20 }, () => track("slow", httpRequest(service.port, "/api/test/slow?ms=5000")));
     const big = JSON.stringify({ name: "a".repeat(4000) });
     const oversized = Array.from({ length: 20 }, () =>
       track("oversized", httpRequest(service.port, "/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: big })),

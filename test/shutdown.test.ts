@@ -23,11 +23,11 @@ function logIndex(service: ServiceProcess, msg: string): number {
 describe("graceful shutdown", () => {
   it("SIGTERM: the in-flight request completes with 200, new connections are refused, exit 0", async () => {
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "10000" });
-    const inFlight = httpRequest(service.port, "/test/slow?ms=1500");
+    const inFlight = httpRequest(service.port, "/api/test/slow?ms=1500");
     await service.waitForLog("slow request started");
 
     service.child.kill("SIGTERM");
-    await service.waitForLog("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+    await service.waitForLog("listener closed: no new connections; connections without a response in progress closed; draining in-flight requests");
     await expect(httpRequest(service.port, "/healthz")).rejects.toMatchObject({ code: "ECONNREFUSED" });
 
     const response = await inFlight;
@@ -45,7 +45,7 @@ describe("graceful shutdown", () => {
 
   it("SIGINT drains the same way", async () => {
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "10000" });
-    const inFlight = httpRequest(service.port, "/test/slow?ms=300");
+    const inFlight = httpRequest(service.port, "/api/test/slow?ms=300");
     await service.waitForLog("slow request started");
     service.child.kill("SIGINT");
     expect((await inFlight).status).toBe(200);
@@ -66,9 +66,28 @@ describe("graceful shutdown", () => {
     expect(Date.now() - signalled).toBeLessThan(15_000);
   });
 
+  it("a connection that has sent half its headers is closed at SIGTERM, while the in-flight request completes: exit 0", async () => {
+    // Node counts such a connection as busy; left alone it would hold the exit for the whole grace period (then exit 1).
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "8000" });
+    const halfSent = net.connect(service.port, "127.0.0.1");
+    const halfClosed = new Promise<void>((resolve) => halfSent.once("close", () => resolve()));
+    halfSent.on("error", () => undefined);
+    await new Promise((resolve) => halfSent.once("connect", resolve));
+    halfSent.write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow:");
+    const inFlight = httpRequest(service.port, "/api/test/slow?ms=500");
+    await service.waitForLog("slow request started");
+
+    service.child.kill("SIGTERM");
+    await halfClosed;
+    expect((await inFlight).status).toBe(200);
+    expect(await service.exitCode).toBe(0);
+    expect(service.logs.find((line) => line.msg?.toString().startsWith("listener closed"))).toMatchObject({ closedWithoutResponse: 1 });
+    expect(logIndex(service, "all connections closed")).toBeGreaterThan(0);
+  }, 20_000);
+
   it("a request that outlives the grace period is cut off and the process exits 1", async () => {
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "300" });
-    const inFlight = httpRequest(service.port, "/test/slow?ms=20000");
+    const inFlight = httpRequest(service.port, "/api/test/slow?ms=20000");
     await service.waitForLog("slow request started");
     service.child.kill("SIGTERM");
     await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/);
@@ -79,10 +98,10 @@ describe("graceful shutdown", () => {
 
   it("a second signal during the drain exits at once with 1", async () => {
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "20000" });
-    void httpRequest(service.port, "/test/slow?ms=20000").catch(() => undefined);
+    void httpRequest(service.port, "/api/test/slow?ms=20000").catch(() => undefined);
     await service.waitForLog("slow request started");
     service.child.kill("SIGTERM");
-    await service.waitForLog("listener closed: no new connections; idle keep-alive connections closed; draining in-flight requests");
+    await service.waitForLog("listener closed: no new connections; connections without a response in progress closed; draining in-flight requests");
     service.child.kill("SIGTERM");
     expect(await service.exitCode).toBe(1);
     expect(logIndex(service, "second signal during shutdown: exiting now")).toBeGreaterThanOrEqual(0);
