@@ -1,190 +1,280 @@
 /**
- * Benchmarks of the bundled service on loopback, all measured in one run so that ratios hold on a noisy machine:
- * throughput and latency (autocannon) for /healthz, / and /api/greeting against the production configuration, the same
- * for a bare Hono app, cold start (spawn to first 200 on /healthz), RSS idle and after load, and with --soak N a steady
- * load for N seconds with RSS sampled. Prints a table, checks the targets, writes docs/benchmarks.{md,json} and the
- * README's Performance summary.
+ * Benchmarks of the bundled service on loopback, every figure measured in one run beside its baselines so that ratios
+ * hold on a noisy shared machine:
+ * - throughput and latency on every route (GET /healthz, GET /, GET /api/greeting, POST /api/greeting) at 32 and 50
+ *   connections, in alternating rounds of: a bare Hono app with the same routes (no middleware, same bundler settings),
+ *   the service (production config, access log on), the service with LOG_LEVEL=warn (access log off), and a minimal
+ *   node:http server with the same routes (the floor); optionally Flask + Gunicorn (2 workers) on /healthz;
+ * - cold start: spawn to the first 200 on /healthz, the socket polled every 1 ms, paired rounds against node:http;
+ * - memory: RSS idle, after 60 s of POST load, and its growth over a 60 s soak of mixed routes.
+ * The load generator is wrk when installed (`apt-get install wrk`), else autocannon. Prints the tables, checks the
+ * targets, writes docs/benchmarks.{md,json} and the README's Performance summary.
  *
- * Usage: npm run bench [-- --duration 10] [--connections 50] [--starts 15] [--soak 60]
+ * Usage: npm run bench [-- --duration 3] [--rounds 3] [--starts 15] [--post-load 60] [--soak 60]
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import autocannon from "autocannon";
-import { bundle } from "../scripts/bundle.js";
+import { BUNDLE_SETTINGS, bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
-import { checkTargets, renderBenchmarksMarkdown, renderReadmeSummary, renderRunsTable, renderTargetsTable, replaceReadmeSummary, type BenchReport, type LoadResult } from "./report.js";
+import {
+  BENCH_CONNECTIONS,
+  BENCH_ROUTES,
+  checkTargets,
+  renderBenchmarksMarkdown,
+  renderReadmeSummary,
+  renderRoutesTable,
+  renderTargetsTable,
+  replaceReadmeSummary,
+  type BenchReport,
+  type LoadResult,
+  type Route,
+} from "./report.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
   options: {
-    duration: { type: "string", default: "10" },
-    connections: { type: "string", default: "50" },
+    duration: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
     starts: { type: "string", default: "15" },
-    soak: { type: "string" },
+    "post-load": { type: "string", default: "60" },
+    soak: { type: "string", default: "60" },
   },
 });
 const DURATION_S = Number(args.duration);
-const CONNECTIONS = Number(args.connections);
+const ROUNDS = Number(args.rounds);
 const STARTS = Number(args.starts);
-const SOAK_S = args.soak === undefined ? undefined : Number(args.soak);
+const POST_LOAD_S = Number(args["post-load"]);
+const SOAK_S = Number(args.soak);
+const POST_BODY = '{"name":"Ada"}';
+const run = promisify(execFile);
 
 /** A server process under test. */
 interface Server {
+  name: string;
   child: ChildProcess;
   port: number;
 }
 
-async function startServer(file: string): Promise<Server> {
-  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = "";
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split("\n").find((text) => text.includes('"listening"'));
-      if (line) {
-        // Keep reading (and discarding) the access log, as a log driver would, so the pipe never fills.
-        child.stdout.off("data", onData).resume();
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    };
-    child.stdout.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${file} exited (${code}) before listening`)));
+const freePort = async (): Promise<number> => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+/** Resolves once `port` answers 200 on /healthz, asking on a fresh socket every `pollMs`. */
+async function waitForHealthy(port: number, pollMs: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      let answer = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => {
+        answer += chunk;
+        if (answer.includes("\r\n")) socket.destroy();
+      });
+      socket.once("connect", () => socket.write("GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"));
+      socket.once("error", () => resolve(false));
+      socket.once("close", () => resolve(/^HTTP\/1\.[01] 200/.test(answer)));
+    });
+    if (ok) return;
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before answering`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Starts `command args` on a free port; its stdout (the access log) is read and discarded, as a log driver would. */
+async function startServer(name: string, command: string, commandArgs: string[], env: Record<string, string> = {}): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(command, commandArgs.map((arg) => arg.replace("{port}", String(port))), {
+    env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  return { child, port };
+  child.stdout.resume();
+  await waitForHealthy(port, 20, child);
+  return { name, child, port };
 }
 
 /** Sends SIGTERM and waits for the exit (at once if the process has already exited). */
-async function stop(child: ChildProcess): Promise<void> {
+async function stop(server: Server | ChildProcess): Promise<void> {
+  const child = "child" in server ? server.child : server;
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
   await exited;
 }
 
-async function load(target: string, server: Server, urlPath: string, durationS = DURATION_S, connections = CONNECTIONS): Promise<LoadResult> {
-  const result = await autocannon({ url: `http://127.0.0.1:${server.port}${urlPath}`, connections, duration: durationS, pipelining: 1 });
+const hasWrk = spawnSync("wrk", ["--version"], { encoding: "utf8" }).error === undefined;
+const WRK_POST_SCRIPT = `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`;
+
+/** Parses wrk's latency figure ("1.23ms", "456.00us", "1.50s") into milliseconds. */
+const wrkMs = (text: string): number => {
+  const [, value, unit] = /([\d.]+)(us|ms|s)/.exec(text) ?? [];
+  return Math.round(Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1) * 100) / 100;
+};
+
+/** One load run of `durationS` seconds at `connections` on `route`. */
+async function load(server: Server, route: Route, connections: number, durationS: number, scriptFile: string): Promise<LoadResult> {
+  const url = `http://127.0.0.1:${server.port}${route.path}`;
+  const base = { target: server.name, route: route.name, connections };
+  if (hasWrk) {
+    const { stdout } = await run("wrk", ["-t2", `-c${connections}`, `-d${durationS}s`, "--latency", ...(route.method === "POST" ? ["-s", scriptFile] : []), url]);
+    const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
+    const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)?.slice(1).reduce((sum, n) => sum + Number(n), 0) ?? 0;
+    return {
+      ...base,
+      requestsPerSecond: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0)),
+      p50Ms: wrkMs(/50%\s+(\S+)/.exec(stdout)?.[1] ?? "0ms"),
+      p99Ms: wrkMs(/99%\s+(\S+)/.exec(stdout)?.[1] ?? "0ms"),
+      requests,
+      errors,
+      non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0),
+    };
+  }
+  const result = await autocannon({
+    url,
+    method: route.method,
+    connections,
+    duration: durationS,
+    ...(route.method === "POST" ? { body: POST_BODY, headers: { "content-type": "application/json" } } : {}),
+  });
   return {
-    target,
-    path: urlPath,
+    ...base,
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
-    maxMs: result.latency.max,
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
 }
 
-/** Two or more runs of the same target and path as one: throughput averaged, latencies the worst, counts summed. */
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Several rounds of one target as one figure: the median throughput, the worst p99, the counts summed. */
 function combine(parts: LoadResult[]): LoadResult {
   return {
-    target: parts[0]!.target,
-    path: parts[0]!.path,
-    requestsPerSecond: Math.round(parts.reduce((sum, part) => sum + part.requestsPerSecond, 0) / parts.length),
-    p50Ms: Math.max(...parts.map((part) => part.p50Ms)),
+    ...parts[0]!,
+    requestsPerSecond: median(parts.map((part) => part.requestsPerSecond)),
+    p50Ms: median(parts.map((part) => part.p50Ms)),
     p99Ms: Math.max(...parts.map((part) => part.p99Ms)),
-    maxMs: Math.max(...parts.map((part) => part.maxMs)),
     requests: parts.reduce((sum, part) => sum + part.requests, 0),
     errors: parts.reduce((sum, part) => sum + part.errors, 0),
     non2xx: parts.reduce((sum, part) => sum + part.non2xx, 0),
   };
 }
 
-/** Milliseconds from spawn to the first 200 on /healthz, polling every millisecond. */
-async function coldStart(file: string, port: number): Promise<number> {
+/** Milliseconds from spawn to the first 200 on /healthz, the socket polled every millisecond. */
+async function coldStart(file: string): Promise<number> {
+  const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
   try {
-    for (;;) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-        if (res.status === 200) return performance.now() - started;
-      } catch {
-        // not listening yet
-      }
-      if (child.exitCode !== null) throw new Error(`cold start: the service exited with ${child.exitCode}`);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    await waitForHealthy(port, 1, child);
+    return performance.now() - started;
   } finally {
     await stop(child);
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+/** Flask and Gunicorn, when both are installed (Debian: `apt-get install gunicorn python3-flask`). */
+function gunicornCommand(): string[] | undefined {
+  const probe = spawnSync("gunicorn", ["--version"], { encoding: "utf8" });
+  if (probe.error) return undefined;
+  const python = readFileSync(spawnSync("which", ["gunicorn"], { encoding: "utf8" }).stdout.trim(), "utf8").split("\n")[0]!.replace(/^#!/, "").trim();
+  if (spawnSync(python, ["-c", "import flask"]).status !== 0) return undefined;
+  return ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:{port}", "--chdir", path.join(ROOT, "bench"), "--log-level", "warning", "flask_app:app"];
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+  const servers: Server[] = [];
   try {
-    const service = path.join(dir, "server.mjs");
-    const bare = path.join(dir, "bare.mjs");
-    await bundle({ entryPoint: path.join(ROOT, "src/main.ts"), outfile: service });
-    await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: bare });
-    console.error(`benchmark: ${DURATION_S} s per run, ${CONNECTIONS} connections, ${STARTS} cold starts${SOAK_S ? `, soak ${SOAK_S} s` : ""}`);
+    const files = { service: path.join(dir, "server.mjs"), bare: path.join(dir, "bare.mjs"), nodeHttp: path.join(dir, "node-http.mjs") };
+    await bundle({ entryPoint: path.join(ROOT, "src/main.ts"), outfile: files.service });
+    await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: files.bare });
+    await bundle({ entryPoint: path.join(ROOT, "bench/node-http-app.ts"), outfile: files.nodeHttp });
+    const scriptFile = path.join(dir, "post.lua");
+    writeFileSync(scriptFile, WRK_POST_SCRIPT);
+    const gunicorn = gunicornCommand();
+    console.error(
+      `benchmark: ${hasWrk ? "wrk -t2" : "autocannon"}, ${ROUNDS} alternating rounds of ${DURATION_S} s per target, route and connection count; ` +
+        `${STARTS} paired cold starts; ${POST_LOAD_S} s POST load; ${SOAK_S} s soak${gunicorn ? "; Flask + Gunicorn baseline" : " (no Gunicorn/Flask: baseline skipped)"}`,
+    );
 
-    // Cold start first, on an idle machine; a minimal node:http server measured alike shows what Node itself costs.
-    const minimal = path.join(dir, "minimal.mjs");
-    writeFileSync(minimal, 'import http from "node:http";\nhttp.createServer((req, res) => res.end("{}")).listen(Number(process.env.PORT), process.env.HOST);\n');
-    const freePort = 18_000 + Math.floor(Math.random() * 1000);
+    // Cold start first, on an idle machine, paired with a minimal node:http server so that drift hits both.
     const starts: number[] = [];
-    const minimalStarts: number[] = [];
+    const nodeHttpStarts: number[] = [];
     for (let i = 0; i < STARTS; i++) {
-      starts.push(await coldStart(service, freePort));
-      minimalStarts.push(await coldStart(minimal, freePort));
+      starts.push(await coldStart(files.service));
+      nodeHttpStarts.push(await coldStart(files.nodeHttp));
     }
 
-    const production = await startServer(service);
+    const service = await startServer("service", process.execPath, [files.service]);
+    servers.push(service);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const idleRss = rssMiB(production.child.pid!);
+    const idleRss = rssMiB(service.child.pid!);
+    const targets = [
+      await startServer("bare Hono", process.execPath, [files.bare]),
+      service,
+      await startServer("service, LOG_LEVEL=warn", process.execPath, [files.service], { LOG_LEVEL: "warn" }),
+      await startServer("node:http", process.execPath, [files.nodeHttp]),
+    ];
+    servers.push(...targets.filter((target) => target !== service));
+    const flask = gunicorn ? await startServer("Flask + Gunicorn (2 workers)", gunicorn[0]!, gunicorn.slice(1)) : undefined;
+    if (flask) servers.push(flask);
+    for (const target of targets) for (const route of BENCH_ROUTES) await load(target, route, 32, 1, scriptFile); // warm-up
+
     const runs: LoadResult[] = [];
-    const baseline = await startServer(bare);
-    await load("warm-up", production, "/healthz", 2);
-    await load("warm-up", baseline, "/healthz", 2);
-    // The /healthz comparison alternates bare and production in two halves each, so drift on a shared machine hits both.
-    const halves: LoadResult[] = [];
-    for (let round = 0; round < 2; round++) {
-      halves.push(await load("bare Hono", baseline, "/healthz", DURATION_S / 2));
-      halves.push(await load("production", production, "/healthz", DURATION_S / 2));
+    for (const route of BENCH_ROUTES) {
+      for (const connections of BENCH_CONNECTIONS) {
+        const routeTargets = flask && route.name === "GET /healthz" ? [...targets, flask] : targets;
+        const parts: LoadResult[] = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          // Alternate the order each round, so that a slow phase of the machine does not always hit the same target.
+          const order = i % 2 === 0 ? routeTargets : [...routeTargets].reverse();
+          for (const target of order) parts.push(await load(target, route, connections, DURATION_S, scriptFile));
+        }
+        for (const target of routeTargets) runs.push(combine(parts.filter((part) => part.target === target.name)));
+        console.error(`  ${route.name} at ${connections}: done`);
+      }
     }
-    await stop(baseline.child);
-    runs.push(combine(halves.filter((run) => run.target === "bare Hono")), combine(halves.filter((run) => run.target === "production")));
-    for (const urlPath of ["/", "/api/greeting?name=Ada"]) runs.push(await load("production", production, urlPath));
-    const afterLoadRss = rssMiB(production.child.pid!);
 
-    let soak: BenchReport["soak"];
-    if (SOAK_S) {
-      const samples: number[] = [];
-      const sampler = setInterval(() => samples.push(round(rssMiB(production.child.pid!))), 1000);
-      const soakRun = await load("soak", production, "/api/greeting?name=Ada", SOAK_S, 10);
-      clearInterval(sampler);
-      // Growth from the end of the first tenth (warmed up) to the end.
-      const warm = samples[Math.max(0, Math.floor(samples.length / 10) - 1)]!;
-      soak = { seconds: SOAK_S, connections: 10, samplesMiB: samples, growthPercent: round(((samples.at(-1)! - warm) / warm) * 100), requests: soakRun.requests, errors: soakRun.errors + soakRun.non2xx };
-    }
-    await stop(production.child);
+    // Memory under POST load (the route that reads a body), then a soak of mixed routes.
+    const postLoad = await load(service, BENCH_ROUTES.find((route) => route.method === "POST")!, 50, POST_LOAD_S, scriptFile);
+    const afterPostRss = rssMiB(service.child.pid!);
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(round(rssMiB(service.child.pid!))), 1000);
+    const soakParts = await Promise.all(BENCH_ROUTES.map((route) => load(service, route, 4, SOAK_S, scriptFile)));
+    clearInterval(sampler);
+    const warm = samples[Math.max(0, Math.floor(samples.length / 10) - 1)]!;
 
-    const bareHealthz = runs.find((run) => run.target === "bare Hono")!;
-    const prodHealthz = runs.find((run) => run.target === "production" && run.path === "/healthz")!;
     const report: BenchReport = {
       date: new Date().toISOString(),
-      command: `npm run bench -- --duration ${DURATION_S} --connections ${CONNECTIONS} --starts ${STARTS}${SOAK_S ? ` --soak ${SOAK_S}` : ""}`,
+      command: `npm run bench -- --duration ${DURATION_S} --rounds ${ROUNDS} --starts ${STARTS} --post-load ${POST_LOAD_S} --soak ${SOAK_S}`,
       machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` },
-      connections: CONNECTIONS,
+      loadGenerator: hasWrk ? "wrk -t2" : "autocannon",
+      bundleSettings: BUNDLE_SETTINGS,
       runs,
-      ratioToBare: round(prodHealthz.requestsPerSecond / bareHealthz.requestsPerSecond, 2),
-      coldStartMs: { median: round(median(starts)), all: starts.map((s) => round(s)), minimalNodeHttpMedian: round(median(minimalStarts)) },
-      rssMiB: { idle: round(idleRss), afterLoad: round(afterLoadRss) },
-      ...(soak ? { soak } : {}),
+      coldStartMs: { median: round(median(starts)), all: starts.map((s) => round(s)), nodeHttpMedian: round(median(nodeHttpStarts)), nodeHttpAll: nodeHttpStarts.map((s) => round(s)) },
+      rssMiB: { idle: round(idleRss), afterPostLoad: round(afterPostRss), postLoadSeconds: POST_LOAD_S, postLoadRequests: postLoad.requests },
+      soak: {
+        seconds: SOAK_S,
+        samplesMiB: samples,
+        growthPercent: round(((samples.at(-1)! - warm) / warm) * 100),
+        requests: soakParts.reduce((sum, part) => sum + part.requests, 0),
+        errors: soakParts.reduce((sum, part) => sum + part.errors + part.non2xx, 0) + postLoad.errors + postLoad.non2xx,
+      },
     };
 
-    console.log(`\n${renderRunsTable(report)}\n`);
-    console.log(`cold start: median ${report.coldStartMs.median} ms over ${STARTS} starts (a minimal node:http server: ${report.coldStartMs.minimalNodeHttpMedian} ms)`);
-    console.log(`RSS: idle ${report.rssMiB.idle} MiB, after load ${report.rssMiB.afterLoad} MiB`);
-    if (soak) console.log(`soak: ${soak.seconds} s at ${soak.connections} connections, ${soak.requests} requests, RSS ${soak.samplesMiB[0]} -> ${soak.samplesMiB.at(-1)} MiB (${soak.growthPercent}% after warm-up)`);
+    console.log(`\n${renderRoutesTable(report)}\n`);
     console.log(`\n${renderTargetsTable(report)}\n`);
     const missed = checkTargets(report).filter((check) => !check.pass).length;
     if (missed > 0) console.log(`${missed} target(s) missed: see docs/performance.md for where the time goes`);
@@ -195,6 +285,7 @@ async function main(): Promise<void> {
     writeFileSync(readmePath, replaceReadmeSummary(readFileSync(readmePath, "utf8"), renderReadmeSummary(report)));
     console.error("wrote docs/benchmarks.md, docs/benchmarks.json and the README's Performance summary");
   } finally {
+    for (const server of servers) await stop(server);
     rmSync(dir, { recursive: true, force: true });
   }
 }

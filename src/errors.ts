@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { REQUEST_ID_HEADER, requestIdFrom } from "./headers.js";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -41,8 +42,22 @@ export function codeForStatus(status: number): string {
   return CODE_BY_STATUS[status] ?? (status >= 500 ? "server_error" : "client_error");
 }
 
+/**
+ * The request id of the exchange: the one the server gave it (on Node's response), or, without the server
+ * (`app.request()`), one read from the request or generated, kept for the rest of the request.
+ */
+export function requestIdOf(c: Context): string {
+  const fromServer = (c.env as { outgoing?: { requestId?: string } } | undefined)?.outgoing?.requestId;
+  if (fromServer) return fromServer;
+  const kept = c.get("requestId") as string | undefined;
+  if (kept) return kept;
+  const id = requestIdFrom(c.req.header(REQUEST_ID_HEADER));
+  c.set("requestId", id);
+  return id;
+}
+
 /** Sends the service's JSON error shape with the request id of `c`. */
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
-  const body: ErrorBody = { error: { code, message, requestId: String(c.get("requestId") ?? "") } };
+  const body: ErrorBody = { error: { code, message, requestId: requestIdOf(c) } };
   return c.json(body, status);
 }

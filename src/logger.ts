@@ -1,18 +1,41 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.js";
 
+/** The ISO time of the last millisecond a line was logged in: lines of one millisecond share one `toISOString()`. */
+let lastMs = -1;
+let lastIso = "";
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return `,"time":"${lastIso}"`;
+}
+
 /**
- * Creates the service logger: one JSON object per line, ISO timestamps, level names instead of numbers.
- * Writes synchronously to stdout by default, so the last lines before an exit are never lost.
+ * Creates the service logger: one JSON object per line, ISO timestamps, level names instead of numbers. By default it
+ * writes to stdout asynchronously (SonicBoom coalesces the lines that arrive while a write is in flight, so a busy
+ * service makes few write calls and an idle one writes each line at once); flushLogs() writes what is left before an exit.
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: true }),
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+/** Writes the lines `logger` still buffers, synchronously: call it right before the process exits. */
+export function flushLogs(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A closed or broken stdout: nothing left to write to.
+  }
 }

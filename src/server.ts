@@ -1,18 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
+import { flushLogs } from "./logger.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
 export interface ServerOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any Hono environment can be served
   app: Hono<any>;
-  config: Pick<Config, "port" | "host" | "shutdownGraceMs" | "keepAliveTimeoutMs" | "headersTimeoutMs">;
+  config: Pick<Config, "port" | "host" | "shutdownGraceMs" | "keepAliveTimeoutMs" | "headersTimeoutMs" | "bodyLimitBytes">;
   logger: Logger;
-  /** Called first when shutdown begins: the app then fails readiness and asks clients to close connections. */
+  /** Called first when shutdown begins: the app then fails readiness. */
   onDrain: () => void;
 }
 
@@ -33,6 +34,39 @@ export interface RunningServer {
 const BODY_RECEIVE_MS = 30_000;
 /** How often Node checks connections against headersTimeout and requestTimeout (its default, 30 s, lets slow clients stay far longer). */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+/** Paths answered without an access-log line: load balancer probes would drown the log. */
+const UNLOGGED_PATHS = new Set(["/healthz", "/readyz"]);
+/** Longest path written to the access log; longer ones are cut. */
+const LOGGED_PATH_LIMIT = 1024;
+
+/**
+ * Node's response, carrying what every exchange needs: its request id and start time, and the security headers and the
+ * request id added to whatever headers its writer passes to writeHead (node-server, the app, the server's own answers),
+ * in one object, instead of a setHeader call per header on every request.
+ */
+export class ServiceResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  /** The exchange's request id: the client's X-Request-Id when valid, else a UUID. */
+  requestId = "";
+  /** When the request reached the server (performance.now()). */
+  startedAt = 0;
+  /** The server's drain state: once it drains, every answer asks the client to close the connection. */
+  drain: { draining: boolean } = { draining: false };
+
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    const last = rest.at(-1);
+    const own: OutgoingHttpHeaders = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: this.requestId };
+    if (this.drain.draining) own.Connection = "close";
+    if (Array.isArray(last)) {
+      for (const [name, value] of Object.entries(own)) if (value !== undefined && !this.hasHeader(name)) this.setHeader(name, value);
+    } else if (last !== null && typeof last === "object") {
+      rest[rest.length - 1] = { ...own, ...(last as OutgoingHttpHeaders) };
+    } else {
+      rest.push(own);
+    }
+    return (super.writeHead as (statusCode: number, ...rest: unknown[]) => this)(statusCode, ...rest);
+  }
+}
+
 /** The request id of the request being handed to node-server's listener (its error handler is called synchronously). */
 let currentRequestId = "";
 
@@ -45,27 +79,64 @@ function requestErrorResponse(err: unknown): Response {
   });
 }
 
+/** Ends `outgoing` with the service's JSON error shape. */
+function answerError(outgoing: ServiceResponse, status: number, code: string, message: string, headers: OutgoingHttpHeaders = {}): void {
+  const body = JSON.stringify({ error: { code, message, requestId: outgoing.requestId } });
+  outgoing.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers }).end(body);
+}
+
 /**
  * Starts listening with timeouts tuned for a load balancer and for slow clients; rejects if the address cannot be bound.
- * Every answer of the process carries the security headers and the request id: they are written on Node's response
- * before the app runs (cheaper than building them per request in the app), and on the raw answers the server writes itself.
+ * The HTTP layer of every exchange lives here, on Node's request and response, before and after the app: the request id,
+ * the security headers (on every answer of the process, the server's own included), the global body limit from
+ * Content-Length, `Connection: close` once draining, and the access log line, written once the response is done.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { app, config, logger, onDrain } = options;
   const listener = getRequestListener(app.fetch, { errorHandler: requestErrorResponse });
-  const headerNames = Object.keys(SECURITY_HEADERS);
   const busy = new WeakSet<Socket>();
-  const handle = (incoming: IncomingMessage, outgoing: ServerResponse): void => {
-    const socket = incoming.socket;
-    busy.add(socket);
-    outgoing.once("close", () => busy.delete(socket));
-    for (const name of headerNames) outgoing.setHeader(name, SECURITY_HEADERS[name]!);
-    currentRequestId = requestIdFrom(incoming.headers["x-request-id"]);
-    outgoing.setHeader(REQUEST_ID_HEADER, currentRequestId);
+  const drain = { draining: false };
+
+  /** When a response is done (or its connection gone): the connection is no longer busy; one access log line. */
+  function onResponseClose(this: ServiceResponse): void {
+    const incoming = this.req;
+    busy.delete(incoming.socket);
+    const url = incoming.url ?? "";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    if (UNLOGGED_PATHS.has(path)) return;
+    logger.info(
+      {
+        requestId: this.requestId,
+        method: incoming.method,
+        path: path.slice(0, LOGGED_PATH_LIMIT),
+        status: this.statusCode,
+        durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
+        ...(this.writableFinished ? {} : { aborted: true }),
+      },
+      "request",
+    );
+  }
+
+  const handle = (incoming: IncomingMessage, outgoing: ServiceResponse): void => {
+    outgoing.startedAt = performance.now();
+    outgoing.requestId = requestIdFrom(incoming.headers["x-request-id"]);
+    outgoing.drain = drain;
+    busy.add(incoming.socket);
+    outgoing.once("close", onResponseClose);
+    const method = incoming.method;
+    const declared = incoming.headers["content-length"];
+    if (method !== "GET" && method !== "HEAD" && declared !== undefined && Number(declared) > config.bodyLimitBytes) {
+      // Refused unread; the connection closes, so the body is never read.
+      answerError(outgoing, 413, "payload_too_large", `request body is larger than the limit of ${config.bodyLimitBytes} bytes`, { Connection: "close" });
+      return;
+    }
+    currentRequestId = outgoing.requestId;
     void listener(incoming, outgoing);
   };
   const server = createServer(
     {
+      ServerResponse: ServiceResponse,
       keepAliveTimeout: config.keepAliveTimeoutMs,
       // Independent of the keep-alive timeout: a client that is slow to send its headers is cut after headersTimeout,
       // while idle keep-alive connections (the load balancer's) stay open for keepAliveTimeout.
@@ -81,12 +152,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     socket.once("close", () => sockets.delete(socket));
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, logger));
-  server.on("checkExpectation", (incoming: IncomingMessage, outgoing: ServerResponse) => {
-    const requestId = requestIdFrom(incoming.headers["x-request-id"]);
-    const body = JSON.stringify({ error: { code: "expectation_failed", message: `Expect: ${String(incoming.headers.expect).slice(0, 100)} is not supported; only 100-continue is`, requestId } });
-    outgoing
-      .writeHead(417, { ...SECURITY_HEADERS, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), [REQUEST_ID_HEADER]: requestId, Connection: "close" })
-      .end(body);
+  server.on("checkExpectation", (incoming: IncomingMessage, outgoing: ServiceResponse) => {
+    outgoing.requestId = requestIdFrom(incoming.headers["x-request-id"]);
+    answerError(outgoing, 417, "expectation_failed", `Expect: ${String(incoming.headers.expect).slice(0, 100)} is not supported; only 100-continue is`, { Connection: "close" });
   });
   server.on("connect", (incoming: IncomingMessage, socket: Socket) => {
     const requestId = requestIdFrom(incoming.headers["x-request-id"]);
@@ -108,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = (reason: string): Promise<number> => {
     stopping ??= new Promise<number>((resolve) => {
       logger.info({ reason, graceMs: config.shutdownGraceMs }, "shutdown started: readiness fails from now on");
+      drain.draining = true;
       onDrain();
       const deadline = setTimeout(() => {
         logger.warn({ graceMs: config.shutdownGraceMs }, "grace period over: force-closing the remaining connections");
@@ -164,7 +233,14 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: L
  * Shuts `running` down on SIGTERM or SIGINT and exits with its exit code. A second signal during the drain exits at once
  * with 1. Installing these listeners removes Node's default exit on those signals, so this handler always exits.
  */
-export function exitOnSignals(running: RunningServer, logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): void {
+export function exitOnSignals(
+  running: RunningServer,
+  logger: Logger,
+  exit: (code: number) => void = (code) => {
+    flushLogs(logger);
+    process.exit(code);
+  },
+): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received) {

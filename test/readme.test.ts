@@ -5,7 +5,19 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE } from "../dagger/src/versions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
-import { README_END, README_START, renderBenchmarksMarkdown, renderReadmeSummary, type BenchReport } from "../bench/report.js";
+import {
+  BARE,
+  BENCH_CONNECTIONS,
+  BENCH_ROUTES,
+  NODE_HTTP,
+  README_END,
+  README_START,
+  renderBenchmarksMarkdown,
+  renderReadmeSummary,
+  SERVICE,
+  SERVICE_WARN,
+  type BenchReport,
+} from "../bench/report.js";
 import { checkDaggerCall, daggerCallsIn } from "./helpers/dagger-calls.js";
 import { kebab, moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
 import { ROOT } from "./helpers/process.js";
@@ -78,7 +90,9 @@ describe("README", () => {
     expect(block).toBe(renderReadmeSummary(report));
     expect(readFileSync(path.join(ROOT, "docs/benchmarks.md"), "utf8")).toBe(renderBenchmarksMarkdown(report));
     expect(report.machine.cores).toBeGreaterThan(0);
-    expect(report.runs.map((run) => `${run.target} ${run.path}`)).toEqual(["bare Hono /healthz", "production /healthz", "production /", "production /api/greeting?name=Ada"]);
+    expect(new Set(report.runs.map((run) => run.route))).toEqual(new Set(BENCH_ROUTES.map((route) => route.name)));
+    expect(report.runs.filter((run) => run.target === SERVICE)).toHaveLength(BENCH_ROUTES.length * BENCH_CONNECTIONS.length);
+    for (const target of [BARE, NODE_HTTP, SERVICE_WARN]) expect(report.runs.some((run) => run.target === target), target).toBe(true);
   });
 
   describe("dagger commands", () => {
