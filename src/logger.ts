@@ -16,7 +16,8 @@ function isoTime(): string {
 /**
  * Creates the service logger: one JSON object per line, ISO timestamps, level names instead of numbers. By default it
  * writes to stdout asynchronously (SonicBoom coalesces the lines that arrive while a write is in flight, so a busy
- * service makes few write calls and an idle one writes each line at once); flushLogs() writes what is left before an exit.
+ * service makes few write calls and an idle one writes each line at once); pino writes what is left synchronously when
+ * the process exits (test/shutdown.test.ts checks that no line is lost).
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -28,14 +29,4 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
-}
-
-/** Writes the lines `logger` still buffers, synchronously: call it right before the process exits. */
-export function flushLogs(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
-  try {
-    stream?.flushSync?.();
-  } catch {
-    // A closed or broken stdout: nothing left to write to.
-  }
 }

@@ -4,7 +4,7 @@
  */
 import { readBuildInfo } from "./build-info.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createLogger, flushLogs } from "./logger.js";
+import { createLogger } from "./logger.js";
 import { startService } from "./service.js";
 
 /** Exit code for an invalid configuration (sysexits EX_CONFIG). */
@@ -20,17 +20,18 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-/** Logs `message` as fatal, writes every buffered log line, and exits 1. */
-const die = (fields: Record<string, unknown>, message: string): never => {
-  logger.fatal(fields, message);
-  flushLogs(logger);
+process.on("uncaughtException", (err) => {
+  logger.fatal({ err }, "uncaught exception: exiting");
   process.exit(1);
-};
-process.on("uncaughtException", (err) => die({ err }, "uncaught exception: exiting"));
-process.on("unhandledRejection", (err) => die({ err }, "unhandled promise rejection: exiting"));
+});
+process.on("unhandledRejection", (err) => {
+  logger.fatal({ err }, "unhandled promise rejection: exiting");
+  process.exit(1);
+});
 
 try {
   await startService({ config, logger, buildInfo: readBuildInfo() });
 } catch (err) {
-  die({ err, host: config.host, port: config.port }, "could not start listening: exiting");
+  logger.fatal({ err, host: config.host, port: config.port }, "could not start listening: exiting");
+  process.exit(1);
 }

@@ -5,7 +5,6 @@ import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
-import { flushLogs } from "./logger.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
 export interface ServerOptions {
@@ -233,14 +232,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: L
  * Shuts `running` down on SIGTERM or SIGINT and exits with its exit code. A second signal during the drain exits at once
  * with 1. Installing these listeners removes Node's default exit on those signals, so this handler always exits.
  */
-export function exitOnSignals(
-  running: RunningServer,
-  logger: Logger,
-  exit: (code: number) => void = (code) => {
-    flushLogs(logger);
-    process.exit(code);
-  },
-): void {
+export function exitOnSignals(running: RunningServer, logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received) {

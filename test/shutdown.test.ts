@@ -66,6 +66,19 @@ describe("graceful shutdown", () => {
     expect(Date.now() - signalled).toBeLessThan(15_000);
   });
 
+  it("the access log is written asynchronously, and every line reaches stdout before the exit", async () => {
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "5000" });
+    const agent = new (await import("node:http")).Agent({ keepAlive: true, maxSockets: 8 });
+    const ids = Array.from({ length: 300 }, (_, i) => `flush-${i}`);
+    await Promise.all(ids.map((id) => httpRequest(service.port, "/api/greeting?name=Ada", { agent, headers: { "X-Request-Id": id } })));
+    agent.destroy();
+    service.child.kill("SIGTERM");
+    expect(await service.exitCode).toBe(0);
+    const logged = new Set(service.logs.filter((line) => line.msg === "request").map((line) => line.requestId));
+    expect(ids.filter((id) => !logged.has(id))).toEqual([]);
+    expect(service.logs.at(-1)).toMatchObject({ msg: "exiting", exitCode: 0 });
+  }, 20_000);
+
   it("a connection that has sent half its headers is closed at SIGTERM, while the in-flight request completes: exit 0", async () => {
     // Node counts such a connection as busy; left alone it would hold the exit for the whole grace period (then exit 1).
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "8000" });
