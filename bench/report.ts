@@ -36,6 +36,8 @@ export interface LoadResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** The server process's CPU time (user + system) per request, in microseconds (Gunicorn: its master only, not meaningful). */
+  cpuMicrosPerRequest: number;
   requests: number;
   errors: number;
   non2xx: number;
@@ -107,14 +109,14 @@ export function renderRoutesTable(report: BenchReport): string {
     BENCH_CONNECTIONS.map((connections) => {
       const cells = targets.map((target) => {
         const run = find(report, target, route.name, connections);
-        return run ? `${run.requestsPerSecond} / ${run.p99Ms}` : "";
+        return run ? `${run.requestsPerSecond} / ${run.p99Ms} / ${target === GUNICORN ? "-" : run.cpuMicrosPerRequest}` : "";
       });
       const service = find(report, SERVICE, route.name, connections);
       return `| ${route.name} | ${connections} | ${cells.join(" | ")} | ${ratio(service, find(report, BARE, route.name, connections))}x | ${ratio(service, find(report, NODE_HTTP, route.name, connections))}x | ${ratio(find(report, SERVICE_WARN, route.name, connections), find(report, BARE, route.name, connections))}x |`;
     }),
   );
   return [
-    `| route | connections | ${targets.map((target) => `${target}: req/s / p99 ms`).join(" | ")} | service / bare Hono | service / node:http | service without access log / bare Hono |`,
+    `| route | connections | ${targets.map((target) => `${target}: req/s / p99 ms / CPU µs per request`).join(" | ")} | service / bare Hono | service / node:http | service without access log / bare Hono |`,
     `|---|---:|${targets.map(() => "---:").join("|")}|---:|---:|---:|`,
     ...rows,
   ].join("\n");
@@ -139,8 +141,9 @@ export function renderBenchmarksMarkdown(report: BenchReport): string {
     `${report.loadGenerator}, on the same machine, loopback. Every Node server is a bundle built with the same esbuild settings`,
     `(${settings}) and started with \`node\`. The service runs its production configuration and writes its JSON access`,
     "log to a pipe that the benchmark reads, as a log driver would (`/healthz` is not logged). Each figure is the median",
-    "throughput of alternating rounds (the order reversed every round) and the worst p99 of them. Compare ratios from one",
-    "run, not absolute figures across machines.",
+    "throughput of alternating rounds (the order reversed every round) and the worst p99 of them; the CPU time per request",
+    "is the server process's own (user + system, from /proc), which does not depend on how much of the machine the load",
+    "generator takes. Compare ratios from one run, not absolute figures across machines.",
     "",
     "## Throughput and latency",
     "",
@@ -170,11 +173,13 @@ export function renderReadmeSummary(report: BenchReport): string {
   const toNode = ratios(report, SERVICE, NODE_HTTP);
   const withoutLog = ratios(report, SERVICE_WARN, BARE);
   const healthz = (values: typeof toBare) => values.filter((value) => value.route === "GET /healthz").map((value) => value.ratio);
+  const cpu = (target: string) => report.runs.filter((run) => run.target === target && run.connections === 50).map((run) => `${run.route} ${run.cpuMicrosPerRequest}`);
   return [
     `Latest run (${report.date.slice(0, 10)}, ${report.machine.cores} cores, Node.js ${report.machine.node}, ${report.loadGenerator}, \`${report.command}\`):`,
     "",
     `- throughput against a bare Hono app with the same routes: ${worst(toBare)}x to ${Math.max(...toBare.map((value) => value.ratio))}x (GET /healthz: ${healthz(toBare).join("x, ")}x);` +
       ` without the access log (LOG_LEVEL=warn) ${worst(withoutLog)}x to ${Math.max(...withoutLog.map((value) => value.ratio))}x; against plain node:http ${worst(toNode)}x to ${Math.max(...toNode.map((value) => value.ratio))}x;`,
+    `- server CPU per request at 50 connections, µs: service ${cpu(SERVICE).join(", ")}; without the access log ${cpu(SERVICE_WARN).join(", ")}; bare Hono ${cpu(BARE).join(", ")};`,
     ...checks.map((check) => `- ${check.target}: ${check.value} (${check.pass ? "met" : "**missed**"});`),
   ].join("\n");
 }

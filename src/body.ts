@@ -20,15 +20,23 @@ export function declaresMoreThan(c: Context, limit: number): boolean {
   return declared !== undefined && Number(declared) > limit;
 }
 
-async function readNodeStream(incoming: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw payloadTooLarge(limit);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+/** Reads Node's request stream with plain listeners (an async iterator costs several times more per request). */
+function readNodeStream(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        incoming.off("data", onData).off("end", onEnd);
+        reject(payloadTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    incoming.on("data", onData).once("end", onEnd).once("error", reject);
+  });
 }
 
 async function readWebBody(request: Request, limit: number): Promise<Buffer> {
