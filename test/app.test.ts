@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HTTPException } from "hono/http-exception";
+import { requestTimeout } from "../src/app.js";
 import { createTestService, sleep, TEST_BUILD_INFO } from "./helpers/service.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -141,8 +142,8 @@ describe("errors", () => {
   });
 
   it("a handler slower than REQUEST_TIMEOUT_MS -> 503", async () => {
-    const { app, request } = createTestService({ REQUEST_TIMEOUT_MS: "50" });
-    app.get("/api/test/slow", async (c) => {
+    const { app, request, config } = createTestService({ REQUEST_TIMEOUT_MS: "50" });
+    app.get("/api/test/slow", requestTimeout(config.requestTimeoutMs), async (c) => {
       await sleep(500);
       return c.text("late");
     });

@@ -1,6 +1,7 @@
 // The real server in this process, over TCP on an ephemeral port.
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { requestTimeout } from "../src/app.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { httpRequest } from "./helpers/process.js";
 import { createTestService, sleep, type TestService } from "./helpers/service.js";
@@ -64,7 +65,7 @@ describe("server over TCP", () => {
 
   it("during the drain: readiness is 503, in-flight requests finish, new connections are refused", async () => {
     const service = createTestService({ REQUEST_TIMEOUT_MS: "60000" });
-    service.app.get("/api/test/slow", async (c) => {
+    service.app.get("/api/test/slow", requestTimeout(service.config.requestTimeoutMs), async (c) => {
       await sleep(400);
       return c.json({ done: true });
     });
