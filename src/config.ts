@@ -82,7 +82,7 @@ export const SETTINGS = [
     key: "requestTimeoutMs",
     env: "REQUEST_TIMEOUT_MS",
     default: 10_000,
-    meaning: "time a handler may take before the request is answered with 503",
+    meaning: "time a handler that awaits I/O may take before the request is answered with 503 (routes with requestTimeout)",
     parse: integerIn(1, MAX_TIMEOUT_MS),
     rule: `an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
   },
