@@ -14,9 +14,8 @@ export function payloadTooLarge(limit: number): ApiError {
   return new ApiError(413, "payload_too_large", `request body is larger than the limit of ${limit} bytes`);
 }
 
-/** True when the request declares (Content-Length) a body over `limit` bytes. */
-export function declaresMoreThan(c: Context, limit: number): boolean {
-  const declared = c.req.header("content-length");
+/** True when a request's Content-Length (`declared`, undefined when absent) announces a body over `limit` bytes. */
+export function declaresMoreThan(declared: string | undefined, limit: number): boolean {
   return declared !== undefined && Number(declared) > limit;
 }
 
@@ -61,7 +60,7 @@ export async function readJsonBody(c: Context<any>, limit: number): Promise<unkn
   if (!JSON_MEDIA_TYPE.test((c.req.header("content-type") ?? "").split(";")[0]!.trim())) {
     throw new ApiError(415, "unsupported_media_type", "request body must be JSON (Content-Type: application/json)");
   }
-  if (declaresMoreThan(c, limit)) throw payloadTooLarge(limit);
+  if (declaresMoreThan(c.req.header("content-length"), limit)) throw payloadTooLarge(limit);
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   const bytes = incoming ? await readNodeStream(incoming, limit) : await readWebBody(c.req.raw, limit);
   try {

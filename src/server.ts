@@ -4,6 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
+import { declaresMoreThan, payloadTooLarge } from "./body.js";
 import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
@@ -37,6 +38,8 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 const UNLOGGED_PATHS = new Set(["/healthz", "/readyz"]);
 /** Longest path written to the access log; longer ones are cut. */
 const LOGGED_PATH_LIMIT = 1024;
+/** The drain state of a response that no server has handed its own (the server sets it on every response it handles). */
+const NEVER_DRAINING: { readonly draining: boolean } = { draining: false };
 
 /**
  * Node's response, carrying what every exchange needs: its request id and start time, and the security headers and the
@@ -49,7 +52,7 @@ export class ServiceResponse<Request extends IncomingMessage = IncomingMessage> 
   /** When the request reached the server (performance.now()). */
   startedAt = 0;
   /** The server's drain state: once it drains, every answer asks the client to close the connection. */
-  drain: { draining: boolean } = { draining: false };
+  drain: { readonly draining: boolean } = NEVER_DRAINING;
 
   override writeHead(statusCode: number, ...rest: unknown[]): this {
     const last = rest.at(-1);
@@ -58,7 +61,7 @@ export class ServiceResponse<Request extends IncomingMessage = IncomingMessage> 
     if (Array.isArray(last)) {
       for (const [name, value] of Object.entries(own)) if (value !== undefined && !this.hasHeader(name)) this.setHeader(name, value);
     } else if (last !== null && typeof last === "object") {
-      rest[rest.length - 1] = { ...own, ...(last as OutgoingHttpHeaders) };
+      rest[rest.length - 1] = Object.assign(own, last);
     } else {
       rest.push(own);
     }
@@ -124,10 +127,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     busy.add(incoming.socket);
     outgoing.once("close", onResponseClose);
     const method = incoming.method;
-    const declared = incoming.headers["content-length"];
-    if (method !== "GET" && method !== "HEAD" && declared !== undefined && Number(declared) > config.bodyLimitBytes) {
+    if (method !== "GET" && method !== "HEAD" && declaresMoreThan(incoming.headers["content-length"], config.bodyLimitBytes)) {
       // Refused unread; the connection closes, so the body is never read.
-      answerError(outgoing, 413, "payload_too_large", `request body is larger than the limit of ${config.bodyLimitBytes} bytes`, { Connection: "close" });
+      const tooLarge = payloadTooLarge(config.bodyLimitBytes);
+      answerError(outgoing, tooLarge.status, tooLarge.code, tooLarge.message, { Connection: "close" });
       return;
     }
     currentRequestId = outgoing.requestId;

@@ -18,7 +18,7 @@ import {
   type Service,
 } from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import { EcrError } from "./ecr/errors.js";
+import { EcrError, type CallContext } from "./ecr/errors.js";
 import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -232,7 +232,7 @@ export class Pipeline {
     /** Repository URL for the `org.opencontainers.image.source` label. */
     sourceUrl = "",
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const context = ecrContext(region, repository);
     const extraTags = tags === undefined ? [] : validateTags(tags).map(validateReleaseTag);
     const platformList = validatePlatforms(platforms ?? DEFAULT_PLATFORMS);
     if (commit !== undefined) validateReleaseTag(validateTag(commit));
@@ -285,7 +285,7 @@ export class Pipeline {
     /** How many releases to keep, besides the one latest points to (each release: an index and its platform images). */
     keep = DEFAULT_KEEP,
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const context = ecrContext(region, repository);
     const policy = releaseLifecyclePolicy(keep);
     const client = await connectEcr(region, accessKeyId, secretAccessKey, sessionToken);
     const changed: string[] = [];
@@ -342,7 +342,7 @@ export class Pipeline {
     /** Evaluate the policy here, from the repository's image list, instead of asking ECR for a preview. */
     offline = false,
   ): Promise<string> {
-    const context = { region: validateRegion(region), repository: validateRepositoryName(repository) };
+    const context = ecrContext(region, repository);
     const policy = releaseLifecyclePolicy(keep);
     const client = await connectEcr(region, accessKeyId, secretAccessKey, sessionToken);
     const expiring: { digest: string; tags: string[]; pushedAt?: Date; sizeInBytes?: number; rulePriority?: number }[] = offline
@@ -389,6 +389,11 @@ async function releaseTag(git: GitRepository | undefined, commit: string | undef
   }
   const patch = await changes.asPatch().contents();
   return `${head}-dirty-${createHash("sha256").update(patch).digest("hex").slice(0, 12)}`;
+}
+
+/** The region and repository of an ECR call, each checked against its rule before any secret is read or AWS called. */
+function ecrContext(region: string, repository: string): CallContext {
+  return { region: validateRegion(region), repository: validateRepositoryName(repository) };
 }
 
 /** An ECR client for `region` with the credentials read from their secrets (never logged, never put in a container). */

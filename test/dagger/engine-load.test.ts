@@ -76,6 +76,23 @@ const registration = (chain: Step[]) => {
   return undefined;
 };
 
+/**
+ * Installs `copy` as the runtime does (npm 11.8.0, `--omit=dev`), makes the SDK bundle resolvable, and starts the module
+ * with the runtime's entrypoint against a fresh fake engine asked to register it.
+ */
+async function loadLikeTheEngine(copy: ModuleCopy): Promise<{ engine: FakeEngine; started: { code: number; output: string } }> {
+  await replayInstall(copy, false);
+  installSdkBundle(copy);
+  const engine = new FakeEngine(registration);
+  await engine.start();
+  try {
+    const started = await startModule(copy, { DAGGER_SESSION_PORT: process.env.DAGGER_SESSION_PORT!, DAGGER_SESSION_TOKEN: process.env.DAGGER_SESSION_TOKEN! });
+    return { engine, started };
+  } finally {
+    await engine.stop();
+  }
+}
+
 describe("the module loads from an isolated copy, as in the engine", () => {
   let copy: ModuleCopy;
   let engine: FakeEngine;
@@ -83,13 +100,7 @@ describe("the module loads from an isolated copy, as in the engine", () => {
 
   beforeAll(async () => {
     copy = copyModule();
-    await replayInstall(copy, false);
-    installSdkBundle(copy);
-    engine = new FakeEngine(registration);
-    await engine.start();
-    const env = { DAGGER_SESSION_PORT: process.env.DAGGER_SESSION_PORT!, DAGGER_SESSION_TOKEN: process.env.DAGGER_SESSION_TOKEN! };
-    started = await startModule(copy, env);
-    await engine.stop();
+    ({ engine, started } = await loadLikeTheEngine(copy));
   }, 300_000);
   afterAll(() => copy?.remove());
 
@@ -111,16 +122,10 @@ describe("the module loads from an isolated copy, as in the engine", () => {
   it("fails when a module file imports a package that is not a dependency of dagger/package.json", async () => {
     const broken = copyModule();
     try {
-      await replayInstall(broken, false);
-      installSdkBundle(broken);
       // yaml is a devDependency of the root package.json: present on this machine, absent in the engine.
       const index = path.join(broken.dir, "src/index.ts");
       writeFileSync(index, `import "yaml";\n${readFileSync(index, "utf8")}`);
-      const probe = new FakeEngine(registration);
-      await probe.start();
-      const env = { DAGGER_SESSION_PORT: process.env.DAGGER_SESSION_PORT!, DAGGER_SESSION_TOKEN: process.env.DAGGER_SESSION_TOKEN! };
-      const result = await startModule(broken, env);
-      await probe.stop();
+      const { started: result } = await loadLikeTheEngine(broken);
       expect(result.code).not.toBe(0);
       expect(result.output).toMatch(/Cannot find (package|module) 'yaml'/);
     } finally {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { EcrError, translateAwsError } from "../../dagger/src/ecr/errors.js";
 import { decodeAuthorizationToken, hostFromProxyEndpoint } from "../../dagger/src/ecr/registry.js";
-import { isMutableTag, platformTag } from "../../dagger/src/ecr/release-tags.js";
+import { MUTABLE_TAG_FILTERS, platformTag, wildcardPattern } from "../../dagger/src/ecr/release-tags.js";
+
+/** True when ECR lets `tag` move: it matches one of the repository's tag mutability exclusion filters. */
+const isMutableTag = (tag: string): boolean => MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
 
 const awsError = (name: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { name, ...extra });
 const context = { region: "eu-west-1", repository: "shop" };

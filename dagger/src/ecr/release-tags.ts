@@ -22,7 +22,7 @@ export const MUTABLE_TAG_FILTERS = [LATEST_TAG, `${LATEST_TAG}-linux-*`];
 /** Longest tag OCI allows. */
 const MAX_TAG_LENGTH = 128;
 /** Longest platform suffix: "-linux-amd64" / "-linux-arm64". */
-export const PLATFORM_SUFFIX_LENGTH = "-linux-arm64".length;
+const PLATFORM_SUFFIX_LENGTH = "-linux-arm64".length;
 
 /** The tag of one platform image of a release tagged `tag`: `3f2c...-linux-arm64`, `latest-linux-amd64`. */
 export function platformTag(tag: string, platform: { os: string; architecture: string; variant?: string }): string {
@@ -35,11 +35,6 @@ export function validateReleaseTag(tag: string): string {
     throw new InputError(`tag ${JSON.stringify(tag.slice(0, 40))}... is ${tag.length} characters: a release tag may have at most ${MAX_TAG_LENGTH - PLATFORM_SUFFIX_LENGTH}, to leave room for -linux-arm64`);
   }
   return tag;
-}
-
-/** True when ECR lets `tag` move to another image: it matches one of MUTABLE_TAG_FILTERS. */
-export function isMutableTag(tag: string): boolean {
-  return MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
 }
 
 /** A wildcard pattern (`*` matches any run of characters, as in ECR filters and lifecycle tag patterns) as a RegExp. */
