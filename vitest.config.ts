@@ -8,8 +8,10 @@ export default defineConfig({
     hookTimeout: 60_000,
   },
   resolve: {
-    // The AWS SDK is a dependency of the Dagger module (dagger/package.json), not of the service: tests that mock or
-    // call it use the module's copy, so that a mock reaches the client the module's code creates.
-    alias: { "@aws-sdk/client-ecr": fileURLToPath(new URL("./dagger/node_modules/@aws-sdk/client-ecr", import.meta.url)) },
+    // The AWS SDK clients the pipeline uses are dependencies of the Dagger module (dagger/package.json), not of the
+    // service: tests that mock or call them use the module's copy, so that a mock reaches the client the module's code creates.
+    alias: Object.fromEntries(
+      ["@aws-sdk/client-ecr", "@aws-sdk/client-ecs", "@aws-sdk/client-elastic-load-balancing-v2"].map((name) => [name, fileURLToPath(new URL(`./dagger/node_modules/${name}`, import.meta.url))]),
+    ),
   },
 });

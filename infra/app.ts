@@ -1,10 +1,16 @@
 /**
- * CDK app: `npx cdk deploy -c githubRepository=OWNER/REPO -c githubOwnerId=N -c githubRepositoryId=N [-c region=...]`.
- * Context keys and their defaults: infra/config.ts; README, "One-time AWS setup".
+ * CDK app. Stacks:
+ * - GithubActionsEcrIdentity: `npx cdk deploy GithubActionsEcrIdentity -c githubRepository=OWNER/REPO -c githubOwnerId=N -c githubRepositoryId=N`;
+ * - HonoService-<environment>, one per entry of infra/environments.ts:
+ *   `npx cdk deploy HonoService-staging --parameters ImageDigest=sha256:...`.
+ * Context keys and their defaults: infra/config.ts; README, "One-time AWS setup" and "Where it runs".
  */
 import { App } from "aws-cdk-lib";
+import { serviceStackName } from "../dagger/src/deploy/names.js";
 import { readIdentitySettings } from "./config.js";
+import { ENVIRONMENTS, validateEnvironment } from "./environments.js";
 import { GithubActionsIdentityStack } from "./github-actions-identity-stack.js";
+import { ServiceStack } from "./service-stack.js";
 
 const app = new App();
 const settings = readIdentitySettings((key) => app.node.tryGetContext(key), process.env.CDK_DEFAULT_REGION);
@@ -13,3 +19,11 @@ new GithubActionsIdentityStack(app, "GithubActionsEcrIdentity", {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: settings.region },
   description: `GitHub Actions OIDC roles for ${settings.githubRepository} to publish to ECR ${settings.ecrRepository}`,
 });
+for (const [name, config] of Object.entries(ENVIRONMENTS)) {
+  const environment = validateEnvironment(name, config, { region: settings.region, ecrRepository: settings.ecrRepository });
+  new ServiceStack(app, serviceStackName(name), {
+    settings: environment,
+    env: { region: environment.region, ...(environment.account ? { account: environment.account } : {}) },
+    description: `${name}: the service on ECS Fargate behind an ALB (${environment.deployment.strategy} deployments)`,
+  });
+}

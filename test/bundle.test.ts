@@ -35,6 +35,33 @@ describe("the bundle", () => {
   });
 });
 
+describe("a read-only root filesystem (the task definition sets readonlyRootFilesystem)", () => {
+  // Node's permission model stands in for the read-only mount: with read access only, any file write throws.
+  const READ_ONLY = ["--experimental-permission", "--allow-fs-read=*"];
+
+  it("the permission model really refuses a write (so the next check can fail)", () => {
+    const probe = spawnSync(process.execPath, [...READ_ONLY, "-e", `require("node:fs").writeFileSync(${JSON.stringify(path.join(folder, "probe"))}, "x")`], { encoding: "utf8" });
+    expect(probe.status).not.toBe(0);
+    expect(probe.stderr).toContain("ERR_ACCESS_DENIED");
+  });
+
+  it("the service serves, logs, refuses bad input and shuts down cleanly without writing a file", async () => {
+    const service = await spawnService([...READ_ONLY, bundle]);
+    try {
+      expect((await httpRequest(service.port, "/readyz")).status).toBe(200);
+      expect((await httpRequest(service.port, "/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"Ada"}' })).status).toBe(200);
+      expect((await httpRequest(service.port, "/api/greeting", { method: "POST", headers: { "content-type": "application/json" }, body: "{" })).status).toBe(400);
+      expect((await httpRequest(service.port, "/nowhere")).status).toBe(404);
+      service.child.kill("SIGTERM");
+      expect(await service.exitCode).toBe(0);
+      expect(service.stderr()).not.toContain("ERR_ACCESS_DENIED");
+      expect(service.logs.map((line) => line.msg)).toEqual(expect.arrayContaining(["listening", "request", "exiting"]));
+    } finally {
+      service.child.kill("SIGKILL");
+    }
+  });
+});
+
 describe("reproducible builds", () => {
   const NO_TIME = { SOURCE_DATE_EPOCH: "", GIT_COMMIT: "" };
   const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");

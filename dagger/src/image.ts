@@ -1,5 +1,5 @@
 import { dag, type Container, type File, type Platform } from "@dagger.io/dagger";
-import { BUNDLE_PATH, NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, RUNTIME_USER, SERVICE_PORT } from "./versions.js";
+import { BUNDLE_PATH, HEALTHCHECK_COMMAND, NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, RUNTIME_USER, SERVICE_PORT } from "./versions.js";
 
 /** What the runtime image says about itself in its OCI labels. */
 export interface ImageMetadata {
@@ -14,16 +14,6 @@ export interface ImageMetadata {
 const PACKAGE_MANAGER_DIRECTORIES = ["/usr/local/lib/node_modules", "/opt/yarn-*"];
 /** Their commands (symbolic links into those directories). */
 const PACKAGE_MANAGER_COMMANDS = ["/usr/local/bin/npm", "/usr/local/bin/npx", "/usr/local/bin/corepack", "/usr/local/bin/yarn", "/usr/local/bin/yarnpkg"];
-
-/**
- * The image's own health check, for `docker run` and compose users (ECS ignores it and uses its task definition's):
- * GET /healthz with Node's fetch, since the image has neither curl nor wget.
- */
-export const HEALTHCHECK_COMMAND = [
-  "node",
-  "-e",
-  "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))",
-];
 
 /**
  * The runtime image for `platform` (default: the engine's own): Node.js and the bundle only. No npm, no node_modules, no

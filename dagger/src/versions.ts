@@ -19,6 +19,16 @@ export const SERVICE_PORT = 8080;
 /** The unprivileged user of the runtime image: `node` (uid/gid 1000) in the official Node.js images. */
 export const RUNTIME_USER = "1000:1000";
 
+/**
+ * The health check of the image and of the ECS task definition (ECS ignores an image's own):
+ * GET /healthz with Node's fetch, since the image has neither curl nor wget.
+ */
+export const HEALTHCHECK_COMMAND = [
+  "node",
+  "-e",
+  "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))",
+];
+
 /** Where the bundle lives in the runtime image. */
 export const BUNDLE_PATH = "/app/server.mjs";
 

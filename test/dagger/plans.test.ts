@@ -6,7 +6,7 @@ import { FakeEngine } from "../helpers/fake-engine.js";
 import { answerNonRootUid, callsEndingWith, execIndex, namedValues, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
 import type { Pipeline } from "../../dagger/src/index.js";
 import { smokeProbes } from "../../dagger/src/smoke.js";
-import { HEALTHCHECK_COMMAND } from "../../dagger/src/image.js";
+import { HEALTHCHECK_COMMAND } from "../../dagger/src/versions.js";
 import { NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, SOURCE_IGNORE } from "../../dagger/src/versions.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";

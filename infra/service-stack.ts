@@ -1,0 +1,338 @@
+import { CfnOutput, CfnParameter, Duration, Fn, Size, Stack, type CfnResource, type StackProps } from "aws-cdk-lib";
+import {
+  GatewayVpcEndpointAwsService,
+  InterfaceVpcEndpointAwsService,
+  IpAddresses,
+  Port,
+  SubnetType,
+  Vpc,
+  type IVpc,
+  type SubnetSelection,
+} from "aws-cdk-lib/aws-ec2";
+import { Repository } from "aws-cdk-lib/aws-ecr";
+import {
+  AlternateTarget,
+  AwsLogDriverMode,
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  DeploymentStrategy,
+  FargatePlatformVersion,
+  FargateService,
+  FargateTaskDefinition,
+  ListenerRuleConfiguration,
+  LogDrivers,
+  OperatingSystemFamily,
+  Protocol as EcsProtocol,
+} from "aws-cdk-lib/aws-ecs";
+import {
+  type ApplicationListener,
+  ApplicationListenerRule,
+  ApplicationLoadBalancer,
+  ApplicationProtocol,
+  ApplicationTargetGroup,
+  ListenerAction,
+  ListenerCertificate,
+  ListenerCondition,
+  Protocol,
+  SslPolicy,
+  TargetType,
+} from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME } from "../dagger/src/deploy/names.js";
+import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
+import { ALB_IDLE_TIMEOUT_SECONDS, type EnvironmentSettings } from "./environments.js";
+import { ServiceMonitoring } from "./service-monitoring.js";
+
+/** The stack's settings plus the usual stack props. */
+export interface ServiceStackProps extends StackProps {
+  settings: EnvironmentSettings;
+}
+
+/** Target group health check: short, so a rollout sees new tasks healthy in about 20 s (2 × 10 s). */
+export const TARGET_HEALTH_CHECK = { path: "/readyz", intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 3 };
+/** Buffer of the non-blocking awslogs driver: log lines beyond it are dropped rather than stalling requests. */
+export const LOG_BUFFER_MIB = 25;
+/** ELBv2 reads ECS needs to shift traffic; they have no resource-level permissions, so they are the only actions on "*". */
+export const TRAFFIC_SHIFT_READ_ACTIONS = [
+  "elasticloadbalancing:DescribeListeners",
+  "elasticloadbalancing:DescribeRules",
+  "elasticloadbalancing:DescribeTargetGroups",
+  "elasticloadbalancing:DescribeTargetHealth",
+];
+/** A digest as the stack's ImageDigest parameter takes it. */
+export const IMAGE_DIGEST_PATTERN = "^sha256:[a-f0-9]{64}$";
+
+/**
+ * One environment of the service: VPC (or an imported one), ALB, ECS cluster and Fargate service pulling the image by
+ * digest from the ECR repository, scaling, deployment safety (circuit breaker, deployment alarms, the strategy from
+ * config) and monitoring. Environment-agnostic in its AZs (Fn::GetAZs), so it synthesizes without an AWS account.
+ */
+export class ServiceStack extends Stack {
+  readonly service: FargateService;
+  readonly loadBalancer: ApplicationLoadBalancer;
+  readonly targetGroups: ApplicationTargetGroup[];
+  private readonly azCount: number;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    this.azCount = "existingVpcId" in settings.network ? settings.network.availabilityZones.length : settings.network.maxAzs;
+
+    const imageDigest = new CfnParameter(this, "ImageDigest", {
+      type: "String",
+      allowedPattern: IMAGE_DIGEST_PATTERN,
+      constraintDescription: "the image's digest, sha256: and 64 hex digits (what `dagger call publish` prints)",
+      description: `Digest of the image in ECR ${settings.ecrRepository} to run (the pipeline's deploy moves it on after the first deploy)`,
+    });
+
+    const { vpc, taskSubnets } = this.network(settings);
+
+    // Load balancer: public, HTTPS when a certificate is configured (HTTP redirects to it), HTTP only otherwise.
+    this.loadBalancer = new ApplicationLoadBalancer(this, "LoadBalancer", {
+      vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      idleTimeout: Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
+      dropInvalidHeaderFields: true,
+    });
+    if (settings.accessLogRetentionDays !== undefined) {
+      const accessLogs = new Bucket(this, "AccessLogs", {
+        encryption: BucketEncryption.S3_MANAGED,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        lifecycleRules: [{ expiration: Duration.days(settings.accessLogRetentionDays) }],
+      });
+      this.loadBalancer.logAccessLogs(accessLogs, "alb");
+    }
+    const https = settings.certificateArn !== undefined;
+    const listener: ApplicationListener = https
+      ? this.loadBalancer.addListener("Https", {
+          port: 443,
+          protocol: ApplicationProtocol.HTTPS,
+          certificates: [ListenerCertificate.fromArn(settings.certificateArn!)],
+          sslPolicy: SslPolicy.RECOMMENDED_TLS,
+          defaultAction: noRoute(),
+        })
+      : this.loadBalancer.addListener("Http", { port: 80, protocol: ApplicationProtocol.HTTP, defaultAction: noRoute() });
+    if (https) {
+      this.loadBalancer.addListener("HttpRedirect", {
+        port: 80,
+        protocol: ApplicationProtocol.HTTP,
+        defaultAction: ListenerAction.redirect({ protocol: "HTTPS", port: "443", permanent: true }),
+      });
+    }
+
+    // Target groups: one for a rolling strategy, two (blue and green) for the others.
+    const twoTargetGroups = settings.deployment.strategy !== "ROLLING";
+    const targetGroup = (name: string) =>
+      new ApplicationTargetGroup(this, name, {
+        vpc,
+        port: SERVICE_PORT,
+        protocol: ApplicationProtocol.HTTP,
+        targetType: TargetType.IP,
+        deregistrationDelay: Duration.seconds(settings.deregistrationDelaySeconds),
+        healthCheck: {
+          path: TARGET_HEALTH_CHECK.path,
+          protocol: Protocol.HTTP,
+          interval: Duration.seconds(TARGET_HEALTH_CHECK.intervalSeconds),
+          timeout: Duration.seconds(TARGET_HEALTH_CHECK.timeoutSeconds),
+          healthyThresholdCount: TARGET_HEALTH_CHECK.healthyThreshold,
+          unhealthyThresholdCount: TARGET_HEALTH_CHECK.unhealthyThreshold,
+          healthyHttpCodes: "200",
+        },
+      });
+    const blue = targetGroup("TargetGroup");
+    this.targetGroups = twoTargetGroups ? [blue, targetGroup("AlternateTargetGroup")] : [blue];
+    // Traffic goes through a listener rule, not the default action. With two target groups the rule forwards to both,
+    // weighted 100/0: ECS's blue/green, canary and linear strategies shift traffic by changing these weights (the stack
+    // never changes the rule afterwards, or an update would reset the weights ECS set).
+    const productionRule = new ApplicationListenerRule(this, "ProductionRule", {
+      listener,
+      priority: 10,
+      conditions: [ListenerCondition.pathPatterns(["/*"])],
+      action: twoTargetGroups
+        ? ListenerAction.weightedForward([
+            { targetGroup: blue, weight: 100 },
+            { targetGroup: this.targetGroups[1]!, weight: 0 },
+          ])
+        : ListenerAction.forward([blue]),
+    });
+
+    const cluster = new Cluster(this, "Cluster", { vpc, clusterName: clusterName(settings.name), containerInsightsV2: ContainerInsights.ENABLED });
+
+    const logGroup = new LogGroup(this, "ServiceLogs", {
+      logGroupName: `/ecs/${clusterName(settings.name)}/${ECS_SERVICE_NAME}`,
+      retention: settings.logRetentionDays as RetentionDays,
+    });
+    const taskDefinition = new FargateTaskDefinition(this, "TaskDefinition", {
+      cpu: settings.cpu,
+      memoryLimitMiB: settings.memoryMiB,
+      runtimePlatform: { cpuArchitecture: CpuArchitecture.of(settings.architecture), operatingSystemFamily: OperatingSystemFamily.LINUX },
+    });
+    const repository = Repository.fromRepositoryName(this, "Repository", settings.ecrRepository);
+    repository.grantPull(taskDefinition.obtainExecutionRole());
+    const environment: Record<string, string> = { ...settings.serviceEnvironment, PORT: String(SERVICE_PORT), HOST: "0.0.0.0" };
+    taskDefinition.addContainer(CONTAINER_NAME, {
+      image: ContainerImage.fromRegistry(`${repository.repositoryUri}@${imageDigest.valueAsString}`),
+      essential: true,
+      user: RUNTIME_USER,
+      readonlyRootFilesystem: true,
+      stopTimeout: Duration.seconds(settings.stopTimeoutSeconds),
+      portMappings: [{ containerPort: SERVICE_PORT, protocol: EcsProtocol.TCP }],
+      environment,
+      healthCheck: {
+        command: ["CMD", ...HEALTHCHECK_COMMAND],
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(10),
+      },
+      logging: LogDrivers.awsLogs({ logGroup, streamPrefix: ECS_SERVICE_NAME, mode: AwsLogDriverMode.NON_BLOCKING, maxBufferSize: Size.mebibytes(LOG_BUFFER_MIB) }),
+    });
+
+    const monitoring = new ServiceMonitoring(this, "Monitoring", { settings, loadBalancer: this.loadBalancer, targetGroups: this.targetGroups, logGroup });
+
+    const strategy = settings.deployment.strategy;
+    this.service = new FargateService(this, "Service", {
+      cluster,
+      serviceName: ECS_SERVICE_NAME,
+      taskDefinition,
+      platformVersion: FargatePlatformVersion.VERSION1_4,
+      desiredCount: settings.minTasks,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      vpcSubnets: taskSubnets,
+      assignPublicIp: false,
+      healthCheckGracePeriod: Duration.seconds(30),
+      circuitBreaker: { enable: true, rollback: true },
+      deploymentAlarms: { alarmNames: monitoring.deploymentAlarms.map((alarm) => alarm.alarmName) },
+      deploymentStrategy: DeploymentStrategy[strategy],
+      ...(strategy !== "ROLLING" ? { bakeTime: Duration.minutes(settings.deployment.bakeTimeMinutes ?? 0) } : {}),
+      ...(strategy === "CANARY" || strategy === "LINEAR"
+        ? {
+            [strategy === "CANARY" ? "canaryConfiguration" : "linearConfiguration"]: {
+              stepPercent: settings.deployment.stepPercent ?? 10,
+              stepBakeTime: Duration.minutes(settings.deployment.stepBakeTimeMinutes ?? 6),
+            },
+          }
+        : {}),
+    });
+    const target = this.service.loadBalancerTarget({
+      containerName: CONTAINER_NAME,
+      containerPort: SERVICE_PORT,
+      ...(twoTargetGroups
+        ? {
+            alternateTarget: new AlternateTarget("AlternateTarget", {
+              alternateTargetGroup: this.targetGroups[1]!,
+              productionListener: ListenerRuleConfiguration.applicationListenerRule(productionRule),
+              role: this.trafficShiftRole(listener, productionRule),
+            }),
+          }
+        : {}),
+    });
+    target.attachToApplicationTargetGroup(blue);
+    if (twoTargetGroups) {
+      // The service refers to the rule (AdvancedConfiguration), so CDK's DependsOn on it is redundant (cfn-lint W3005): keep
+      // only the one on the task role.
+      const cfnService = this.service.node.defaultChild as CfnResource;
+      cfnService.addOverride("DependsOn", [this.getLogicalId(taskDefinition.taskRole.node.defaultChild as CfnResource)]);
+    }
+    this.service.connections.allowFrom(this.loadBalancer, Port.tcp(SERVICE_PORT), "from the load balancer only");
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
+    scaling.scaleOnCpuUtilization("Cpu", { targetUtilizationPercent: settings.scaleOnCpuPercent });
+    if (settings.scaleOnRequestsPerTarget !== undefined) {
+      scaling.scaleOnRequestCount("Requests", { requestsPerTarget: settings.scaleOnRequestsPerTarget, targetGroup: blue });
+    }
+    monitoring.addServiceWidgets(this.service, cluster);
+
+    const host = settings.domainName ?? this.loadBalancer.loadBalancerDnsName;
+    new CfnOutput(this, "ServiceUrl", { value: `${https ? "https" : "http"}://${host}`, description: "Where the service answers" });
+    if (!https) {
+      new CfnOutput(this, "Warning", {
+        value: "HTTP ONLY: no certificateArn is configured for this environment, traffic to the load balancer is not encrypted",
+        description: "Set certificateArn in infra/environments.ts to serve HTTPS",
+      });
+    }
+    new CfnOutput(this, "LoadBalancerDnsName", { value: this.loadBalancer.loadBalancerDnsName, description: "Point the domain's CNAME (or alias) here" });
+    new CfnOutput(this, "ClusterName", { value: cluster.clusterName });
+    new CfnOutput(this, "ServiceName", { value: this.service.serviceName });
+    new CfnOutput(this, "ContainerName", { value: CONTAINER_NAME, description: "The container whose image deploy replaces" });
+    new CfnOutput(this, "TargetGroupArns", { value: Fn.join(",", this.targetGroups.map((group) => group.targetGroupArn)), description: "Where deploy checks the new tasks' health" });
+    new CfnOutput(this, "TaskRoleArn", { value: taskDefinition.taskRole.roleArn, description: "The deploy role may pass it to ECS" });
+    new CfnOutput(this, "ExecutionRoleArn", { value: taskDefinition.obtainExecutionRole().roleArn, description: "The deploy role may pass it to ECS" });
+    new CfnOutput(this, "LogGroupName", { value: logGroup.logGroupName });
+    new CfnOutput(this, "DashboardUrl", { value: monitoring.dashboardUrl });
+    new CfnOutput(this, "AlarmTopicArn", { value: monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, "DeploymentStrategy", { value: strategy });
+  }
+
+  /** AZs picked at deploy time (Fn::GetAZs) as many as the environment asks for, instead of CDK's two for an env-agnostic stack. */
+  override get availabilityZones(): string[] {
+    return Array.from({ length: this.azCount }, (_, i) => Fn.select(i, Fn.getAzs()));
+  }
+
+  /**
+   * The role ECS assumes to shift traffic between the two target groups: the actions of the AWS managed policy
+   * AmazonECSInfrastructureRolePolicyForLoadBalancers (ALB part), on this environment's listener, rule and target groups
+   * only instead of every load balancer in the account. The Describe actions have no resource-level permissions.
+   */
+  private trafficShiftRole(listener: ApplicationListener, rule: ApplicationListenerRule): Role {
+    const role = new Role(this, "TrafficShiftRole", {
+      assumedBy: new ServicePrincipal("ecs.amazonaws.com"),
+      description: "ECS shifts traffic between the blue and green target groups of this environment",
+    });
+    role.addToPolicy(new PolicyStatement({ actions: TRAFFIC_SHIFT_READ_ACTIONS, resources: ["*"] }));
+    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"], resources: this.targetGroups.map((group) => group.targetGroupArn) }));
+    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:ModifyListener"], resources: [listener.listenerArn] }));
+    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:ModifyRule"], resources: [rule.listenerRuleArn] }));
+    return role;
+  }
+
+  /** The environment's VPC and the subnets its tasks run in. */
+  private network(settings: EnvironmentSettings): { vpc: IVpc; taskSubnets: SubnetSelection } {
+    const network = settings.network;
+    if ("existingVpcId" in network) {
+      const vpc = Vpc.fromVpcAttributes(this, "Vpc", {
+        vpcId: network.existingVpcId,
+        availabilityZones: network.availabilityZones,
+        publicSubnetIds: network.publicSubnetIds,
+        privateSubnetIds: network.privateSubnetIds,
+      });
+      return { vpc, taskSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS } };
+    }
+    const taskSubnetType = network.natGateways > 0 ? SubnetType.PRIVATE_WITH_EGRESS : SubnetType.PRIVATE_ISOLATED;
+    const vpc = new Vpc(this, "Vpc", {
+      ipAddresses: IpAddresses.cidr(network.cidr),
+      maxAzs: network.maxAzs,
+      natGateways: network.natGateways,
+      subnetConfiguration: [
+        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: 24 },
+        { name: "tasks", subnetType: taskSubnetType, cidrMask: 22 },
+      ],
+    });
+    const taskSubnets = { subnetType: taskSubnetType };
+    // Tasks pull images and ship logs without leaving AWS's network: S3 (image layers) through a free gateway endpoint,
+    // ECR and CloudWatch Logs through interface endpoints in the task subnets.
+    vpc.addGatewayEndpoint("S3", { service: GatewayVpcEndpointAwsService.S3, subnets: [taskSubnets] });
+    for (const [id, service] of [
+      ["EcrApi", InterfaceVpcEndpointAwsService.ECR],
+      ["EcrDocker", InterfaceVpcEndpointAwsService.ECR_DOCKER],
+      ["Logs", InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+    ] as const) {
+      vpc.addInterfaceEndpoint(id, { service, subnets: taskSubnets, privateDnsEnabled: true });
+    }
+    return { vpc, taskSubnets };
+  }
+}
+
+/** The listener's answer to a request no rule takes (none, as long as the production rule matches every path). */
+function noRoute(): ListenerAction {
+  return ListenerAction.fixedResponse(503, { contentType: "application/json", messageBody: JSON.stringify({ error: { code: "no_route", message: "no target for this request" } }) });
+}
