@@ -71,7 +71,7 @@ export interface EnvironmentConfig {
   /** Alarm notifications by e-mail (SNS subscription; the address must confirm it). */
   alarmEmail?: string;
   alarms: {
-    /** Percent of ALB requests answered 5xx (by the ALB or the targets) over 5 minutes. */
+    /** Percent of ALB requests answered 5xx over 5 minutes, by the ALB itself and by the targets (one alarm each). */
     http5xxPercent: number;
     /** p99 target response time in milliseconds. */
     p99LatencyMs: number;

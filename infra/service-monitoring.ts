@@ -50,7 +50,7 @@ export interface ServiceMonitoringProps {
 
 /**
  * Alarms (to an SNS topic), metric filters on the JSON access log, and a dashboard. The alarms that watch traffic
- * (5xx rate, p99 latency, unhealthy targets) are also the service's deployment alarms: ECS rolls a deploy back when one
+ * (5xx rates, p99 latency, unhealthy targets) are also the service's deployment alarms: ECS rolls a deploy back when one
  * fires during it.
  */
 export class ServiceMonitoring extends Construct {
@@ -71,21 +71,17 @@ export class ServiceMonitoring extends Construct {
 
     const alb = loadBalancer.metrics;
     const requests = alb.requestCount({ period: FIVE_MINUTES, statistic: "Sum" });
-    const errorRate = new MathExpression({
-      expression: "100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 1)",
-      usingMetrics: {
-        elb5xx: alb.httpCodeElb(HttpCodeElb.ELB_5XX_COUNT, { period: FIVE_MINUTES, statistic: "Sum" }),
-        target5xx: alb.httpCodeTarget(HttpCodeTarget.TARGET_5XX_COUNT, { period: FIVE_MINUTES, statistic: "Sum" }),
-        requests,
-      },
-      label: "5xx %",
-      period: FIVE_MINUTES,
-    });
+    /** Percent of all requests that got a 5xx of one kind, over 5 minutes. */
+    const rateOf = (id: string, label: string, errors: IMetric) =>
+      new MathExpression({ expression: `100 * FILL(${id}, 0) / FILL(requests, 1)`, usingMetrics: { [id]: errors, requests }, label, period: FIVE_MINUTES });
+    const loadBalancer5xx = rateOf("elb5xx", "ALB 5xx %", alb.httpCodeElb(HttpCodeElb.ELB_5XX_COUNT, { period: FIVE_MINUTES, statistic: "Sum" }));
+    const target5xx = rateOf("target5xx", "target 5xx %", alb.httpCodeTarget(HttpCodeTarget.TARGET_5XX_COUNT, { period: FIVE_MINUTES, statistic: "Sum" }));
     const p99 = alb.targetResponseTime({ period: ONE_MINUTE, statistic: "p99" });
     const unhealthy = targetGroups.map((group) => group.metrics.unhealthyHostCount({ period: ONE_MINUTE, statistic: "Maximum" }));
 
     this.deploymentAlarms = [
-      this.alarm("Http5xxRate", errorRate, settings.alarms.http5xxPercent, 1, `More than ${settings.alarms.http5xxPercent}% of requests answered 5xx over 5 minutes`),
+      this.alarm("LoadBalancer5xxRate", loadBalancer5xx, settings.alarms.http5xxPercent, 1, `More than ${settings.alarms.http5xxPercent}% of requests answered 5xx by the load balancer (no healthy target, target unreachable) over 5 minutes`),
+      this.alarm("Target5xxRate", target5xx, settings.alarms.http5xxPercent, 1, `More than ${settings.alarms.http5xxPercent}% of requests answered 5xx by the service over 5 minutes`),
       this.alarm("LatencyP99", p99, settings.alarms.p99LatencyMs / 1000, 3, `p99 target response time above ${settings.alarms.p99LatencyMs} ms for 3 minutes`),
       ...unhealthy.map((metric, i) => this.alarm(`UnhealthyTargets${i === 0 ? "" : "Alternate"}`, metric, 1, 2, "A target failed its health check for 2 minutes", ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)),
     ];
@@ -116,7 +112,7 @@ export class ServiceMonitoring extends Construct {
     this.dashboard.addWidgets(
       new TextWidget({ markdown: `# ${APP_NAME} — ${settings.name}\nDeployment strategy: ${settings.deployment.strategy}. Alarms go to SNS topic ${this.alarmTopic.topicName}.`, width: 24, height: 2 }),
       new GraphWidget({ title: "Requests (ALB)", left: [requests], width: 8 }),
-      new GraphWidget({ title: "5xx % (ALB + targets)", left: [errorRate], leftAnnotations: [{ value: settings.alarms.http5xxPercent, label: "alarm" }], width: 8 }),
+      new GraphWidget({ title: "5xx %", left: [loadBalancer5xx, target5xx], leftAnnotations: [{ value: settings.alarms.http5xxPercent, label: "alarm" }], width: 8 }),
       new GraphWidget({
         title: "Target response time (s)",
         left: ["p50", "p90", "p99"].map((statistic) => alb.targetResponseTime({ period: ONE_MINUTE, statistic })),

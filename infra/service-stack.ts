@@ -12,6 +12,7 @@ import {
 import { Repository } from "aws-cdk-lib/aws-ecr";
 import {
   AlternateTarget,
+  AvailabilityZoneRebalancing,
   AwsLogDriverMode,
   Cluster,
   ContainerImage,
@@ -209,6 +210,8 @@ export class ServiceStack extends Stack {
       maxHealthyPercent: 200,
       vpcSubnets: taskSubnets,
       assignPublicIp: false,
+      // Spread over the AZs, and back again after a zone's trouble.
+      availabilityZoneRebalancing: AvailabilityZoneRebalancing.ENABLED,
       healthCheckGracePeriod: Duration.seconds(30),
       circuitBreaker: { enable: true, rollback: true },
       deploymentAlarms: { alarmNames: monitoring.deploymentAlarms.map((alarm) => alarm.alarmName) },

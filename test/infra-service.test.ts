@@ -188,6 +188,7 @@ describe.each(environments)("service stack: %s", (name) => {
       ServiceName: ECS_SERVICE_NAME,
       LaunchType: "FARGATE",
       PlatformVersion: "1.4.0",
+      AvailabilityZoneRebalancing: "ENABLED",
       DesiredCount: config.minTasks,
       DeploymentController: { Type: "ECS" },
       DeploymentConfiguration: {
@@ -200,10 +201,11 @@ describe.each(environments)("service stack: %s", (name) => {
     });
     expect(service.DeploymentConfiguration.BakeTimeInMinutes).toBe(config.deployment.bakeTimeMinutes);
     expect(service.Subnets ?? service.NetworkConfiguration.AwsvpcConfiguration.Subnets).toHaveLength(network.maxAzs);
-    // The deployment alarms are the traffic alarms: 5xx rate, p99 latency, and unhealthy targets of each target group.
+    // The deployment alarms are the traffic alarms: 5xx rates, p99 latency, and unhealthy targets of each target group.
     const alarmIds = service.DeploymentConfiguration.Alarms.AlarmNames.map((ref: { Ref: string }) => ref.Ref);
     expect(alarmIds.map((id: string) => id.replace(/[0-9A-F]{8}$/, ""))).toEqual([
-      "MonitoringHttp5xxRate",
+      "MonitoringLoadBalancer5xxRate",
+      "MonitoringTarget5xxRate",
       "MonitoringLatencyP99",
       "MonitoringUnhealthyTargets",
       ...(config.deployment.strategy === "ROLLING" ? [] : ["MonitoringUnhealthyTargetsAlternate"]),
@@ -219,11 +221,11 @@ describe.each(environments)("service stack: %s", (name) => {
     expect(policies[0]!.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue).toBe(config.scaleOnCpuPercent);
   });
 
-  it("alarms on 5xx rate, p99 latency, unhealthy targets, missing tasks, CPU and memory, to an SNS topic", () => {
+  it("alarms on ALB and target 5xx rates, p99 latency, unhealthy targets, missing tasks, CPU and memory, to an SNS topic", () => {
     const alarms = Object.entries(template.findResources("AWS::CloudWatch::Alarm")) as [string, Resource][];
     const names = alarms.map(([id]) => id.replace(/^Monitoring/, "").replace(/[0-9A-F]{8}$/, "")).sort();
     expect(names).toEqual(
-      ["CpuHigh", "Http5xxRate", "LatencyP99", "MemoryHigh", "TasksBelowDesired", "UnhealthyTargets", ...(config.deployment.strategy === "ROLLING" ? [] : ["UnhealthyTargetsAlternate"])].sort(),
+      ["CpuHigh", "LatencyP99", "LoadBalancer5xxRate", "Target5xxRate", "MemoryHigh", "TasksBelowDesired", "UnhealthyTargets", ...(config.deployment.strategy === "ROLLING" ? [] : ["UnhealthyTargetsAlternate"])].sort(),
     );
     const [topicId] = Object.keys(template.findResources("AWS::SNS::Topic"));
     for (const [, alarm] of alarms) {
@@ -231,7 +233,8 @@ describe.each(environments)("service stack: %s", (name) => {
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
     }
     const threshold = (prefix: string) => alarms.find(([id]) => id.startsWith(`Monitoring${prefix}`))![1].Properties.Threshold;
-    expect(threshold("Http5xxRate")).toBe(config.alarms.http5xxPercent);
+    expect(threshold("LoadBalancer5xxRate")).toBe(config.alarms.http5xxPercent);
+    expect(threshold("Target5xxRate")).toBe(config.alarms.http5xxPercent);
     expect(threshold("LatencyP99")).toBe(config.alarms.p99LatencyMs / 1000);
     expect(threshold("CpuHigh")).toBe(config.alarms.cpuPercent);
     expect(threshold("MemoryHigh")).toBe(config.alarms.memoryPercent);
