@@ -282,3 +282,35 @@ export function validateEnvironment(name: string, config: EnvironmentConfig, def
 
   return { ...config, name, region, ecrRepository: defaults.ecrRepository, service, stopTimeoutSeconds, deregistrationDelaySeconds: graceSeconds + SHUTDOWN_MARGIN_SECONDS };
 }
+
+/** The README's table of the environments' settings, one column per environment. */
+export function renderEnvironmentTable(environments: EnvironmentSettings[]): string {
+  const rows: [string, (settings: EnvironmentSettings) => string][] = [
+    [
+      "network",
+      ({ network }) =>
+        "existingVpcId" in network
+          ? `imported VPC \`${network.existingVpcId}\`, ${network.availabilityZones.length} AZs`
+          : `new VPC \`${network.cidr}\`, ${network.maxAzs} AZs, ${network.natGateways} NAT gateways (endpoints for ECR, S3, Logs)`,
+    ],
+    ["task size", (s) => `${s.cpu} CPU units / ${s.memoryMiB} MiB, ${s.architecture}`],
+    ["tasks", (s) => `${s.minTasks} to ${s.maxTasks}: target ${s.scaleOnCpuPercent}% CPU${s.scaleOnRequestsPerTarget ? `, ${s.scaleOnRequestsPerTarget} requests per target per minute` : ""}`],
+    [
+      "deployments",
+      ({ deployment: d }) =>
+        `${d.strategy}${d.bakeTimeMinutes !== undefined ? `, bake ${d.bakeTimeMinutes} min` : ""}${d.stepPercent !== undefined ? `, steps of ${d.stepPercent}%` : ""}; circuit breaker and deployment alarms roll back`,
+    ],
+    ["HTTPS", (s) => (s.certificateArn ? `certificate \`${s.certificateArn}\`${s.domainName ? ` for ${s.domainName}` : ""}` : "HTTP only (no `certificateArn`)")],
+    ["service logs kept", (s) => `${s.logRetentionDays} days`],
+    ["ALB access logs", (s) => (s.accessLogRetentionDays !== undefined ? `S3, kept ${s.accessLogRetentionDays} days` : "off")],
+    ["alarms", ({ alarms: a }) => `5xx > ${a.http5xxPercent}%, p99 > ${a.p99LatencyMs} ms, CPU > ${a.cpuPercent}%, memory > ${a.memoryPercent}%`],
+    ["alarm e-mail", (s) => s.alarmEmail ?? "none (subscribe to the SNS topic)"],
+    ["service variables", (s) => Object.entries(s.serviceEnvironment).map(([name, value]) => `\`${name}=${value}\``).join(", ") || "defaults"],
+    ["stopTimeout / deregistration delay", (s) => `${s.stopTimeoutSeconds} s / ${s.deregistrationDelaySeconds} s`],
+  ];
+  return [
+    `| setting | ${environments.map((settings) => settings.name).join(" | ")} |`,
+    `|---|${environments.map(() => "---").join("|")}|`,
+    ...rows.map(([label, render]) => `| ${label} | ${environments.map(render).join(" | ")} |`),
+  ].join("\n");
+}

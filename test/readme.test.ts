@@ -4,7 +4,9 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE } from "../dagger/src/versions.js";
+import { PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { ENVIRONMENTS, renderEnvironmentTable, validateEnvironment } from "../infra/environments.js";
 import {
   BARE,
   BENCH_CONNECTIONS,
@@ -79,9 +81,23 @@ describe("README", () => {
     const rows = Object.fromEntries(tableAfter("## Pinned versions").map(([what, pin]) => [what!, pin!]));
     expect(rows["Dagger engine and CLI"]).toBe(engine);
     expect(rows["Node.js images"]).toBe(`\`${NODE_IMAGE}\``);
-    expect(rows["`@aws-sdk/client-ecr`"]).toBe(json<{ dependencies: Record<string, string> }>("dagger/package.json").dependencies["@aws-sdk/client-ecr"]);
+    const moduleDependencies = json<{ dependencies: Record<string, string> }>("dagger/package.json").dependencies;
+    expect(rows["`@aws-sdk/client-ecr`"]).toBe(moduleDependencies["@aws-sdk/client-ecr"]);
+    expect(rows["`@aws-sdk/client-ecs`, `@aws-sdk/client-elastic-load-balancing-v2`"]).toBe(
+      `${moduleDependencies["@aws-sdk/client-ecs"]}, ${moduleDependencies["@aws-sdk/client-elastic-load-balancing-v2"]}`,
+    );
     expect(rows["`@dagger.io/dagger` (types, introspector, offline tests)"]).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies["@dagger.io/dagger"]);
     expect(rows.TypeScript).toBe(json<{ devDependencies: Record<string, string> }>("package.json").devDependencies.typescript);
+  });
+
+  it("shows the environments' settings and monthly cost as infra/ has them", () => {
+    const between = (start: string, end: string) => readme.slice(readme.indexOf(start) + start.length, readme.indexOf(end)).trim();
+    const environments = Object.entries(ENVIRONMENTS).map(([name, config]) => validateEnvironment(name, config, { region: "us-east-1", ecrRepository: "hono-ecr-service" }));
+    expect(between("<!-- environments:start (rendered from infra/environments.ts; test/readme.test.ts keeps it equal) -->", "<!-- environments:end -->")).toBe(
+      renderEnvironmentTable(environments),
+    );
+    expect(between("<!-- cost:start (rendered from infra/cost.ts and infra/environments.ts; test/readme.test.ts keeps it equal) -->", "<!-- cost:end -->")).toBe(renderCostTable(environments));
+    expect(readme).toContain(PRICE_SOURCE);
   });
 
   it("shows the figures of the latest benchmark, as docs/benchmarks.md does", () => {
