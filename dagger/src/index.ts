@@ -18,7 +18,7 @@ import {
   type Service,
 } from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import { EcrError, type CallContext } from "./ecr/errors.js";
+import { AwsError, type CallContext } from "./aws-errors.js";
 import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -298,8 +298,8 @@ export class Pipeline {
         `lifecycle policy: ${policyChange} (keep ${keep} newest releases and the one latest points to; untagged images expire after 1 day)`,
       ].join("\n");
     } catch (error) {
-      if (!(error instanceof EcrError)) throw error;
-      throw new EcrError(
+      if (!(error instanceof AwsError)) throw error;
+      throw new AwsError(
         `${error.message}\nsetup-registry stopped part-way. Already changed: ${changed.length > 0 ? changed.join("; ") : "nothing"}. ` +
           "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EcrError, translateAwsError } from "../../dagger/src/ecr/errors.js";
+import { AwsError, translateAwsError } from "../../dagger/src/aws-errors.js";
 import { decodeAuthorizationToken, hostFromProxyEndpoint } from "../../dagger/src/ecr/registry.js";
 import { MUTABLE_TAG_FILTERS, platformTag, wildcardPattern } from "../../dagger/src/ecr/release-tags.js";
 
@@ -11,37 +11,37 @@ const context = { region: "eu-west-1", repository: "shop" };
 
 describe("translateAwsError", () => {
   it("access denied names the action and the IAM permission to grant", () => {
-    const error = translateAwsError(awsError("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/ci is not authorized to perform: ecr:PutLifecyclePolicy"), "PutLifecyclePolicy", context);
-    expect(error).toBeInstanceOf(EcrError);
+    const error = translateAwsError(awsError("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/ci is not authorized to perform: ecr:PutLifecyclePolicy"), "ecr:PutLifecyclePolicy", context);
+    expect(error).toBeInstanceOf(AwsError);
     expect(error.message).toBe(
       'AWS denied ecr:PutLifecyclePolicy on repository "shop" in eu-west-1: grant ecr:PutLifecyclePolicy to the IAM role or user (README, "IAM permissions"). ' +
         "AWS said: User: arn:aws:sts::123456789012:assumed-role/ci is not authorized to perform: ecr:PutLifecyclePolicy",
     );
   });
   it("a missing repository points at setup-registry", () => {
-    expect(translateAwsError(awsError("RepositoryNotFoundException", "The repository with name 'shop' does not exist"), "DescribeImages", context).message).toBe(
+    expect(translateAwsError(awsError("RepositoryNotFoundException", "The repository with name 'shop' does not exist"), "ecr:DescribeImages", context).message).toBe(
       'ECR repository "shop" does not exist in eu-west-1: create it once with `dagger call setup-registry` (README, "Publishing to ECR")',
     );
   });
   it.each(["UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"])("%s says the credentials were rejected", (name) => {
-    expect(translateAwsError(awsError(name, "The security token included in the request is invalid."), "GetAuthorizationToken", { region: "eu-west-1" }).message).toBe(
+    expect(translateAwsError(awsError(name, "The security token included in the request is invalid."), "ecr:GetAuthorizationToken", { region: "eu-west-1" }).message).toBe(
       `AWS rejected the credentials for ecr:GetAuthorizationToken (${name}): check the access key, secret and session token; OIDC sessions expire after an hour. AWS said: The security token included in the request is invalid.`,
     );
   });
   it("throttling says how many attempts were made", () => {
-    expect(translateAwsError(awsError("ThrottlingException", "Rate exceeded", { $metadata: { attempts: 5 } }), "DescribeRepositories", context).message).toBe(
+    expect(translateAwsError(awsError("ThrottlingException", "Rate exceeded", { $metadata: { attempts: 5 } }), "ecr:DescribeRepositories", context).message).toBe(
       'ECR throttled ecr:DescribeRepositories on repository "shop" in eu-west-1 and 5 attempts were used up: retry later',
     );
   });
   it("limits, invalid parameters, network errors and anything else get one line each", () => {
-    expect(translateAwsError(awsError("LimitExceededException", "too many"), "CreateRepository", context).message).toBe('ECR limit reached by ecr:CreateRepository on repository "shop" in eu-west-1: too many');
-    expect(translateAwsError(awsError("InvalidParameterException", "bad\nsecond line"), "PutLifecyclePolicy", context).message).toBe(
+    expect(translateAwsError(awsError("LimitExceededException", "too many"), "ecr:CreateRepository", context).message).toBe('ECR limit reached by ecr:CreateRepository on repository "shop" in eu-west-1: too many');
+    expect(translateAwsError(awsError("InvalidParameterException", "bad\nsecond line"), "ecr:PutLifecyclePolicy", context).message).toBe(
       'ECR rejected a parameter of ecr:PutLifecyclePolicy on repository "shop" in eu-west-1: bad',
     );
-    expect(translateAwsError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), "GetAuthorizationToken", { region: "eu-west-1" }).message).toBe(
+    expect(translateAwsError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), "ecr:GetAuthorizationToken", { region: "eu-west-1" }).message).toBe(
       "could not reach ECR for ecr:GetAuthorizationToken in eu-west-1 (ECONNREFUSED): check the region and the network",
     );
-    expect(translateAwsError(awsError("ServerException", "boom"), "PutImage", context).message).toBe('ecr:PutImage on repository "shop" in eu-west-1 failed (ServerException): boom');
+    expect(translateAwsError(awsError("ServerException", "boom"), "ecr:PutImage", context).message).toBe('ecr:PutImage on repository "shop" in eu-west-1 failed (ServerException): boom');
   });
 });
 
@@ -70,7 +70,7 @@ describe("authorization token and proxy endpoint", () => {
       expect((error as Error).message).not.toContain(token);
       expect((error as Error).message).not.toContain("no-colon-secret");
     }
-    expect(() => decodeAuthorizationToken(Buffer.from("AWS:").toString("base64"))).toThrow(EcrError);
+    expect(() => decodeAuthorizationToken(Buffer.from("AWS:").toString("base64"))).toThrow(AwsError);
   });
   it("takes the registry host from the proxy endpoint, China included", () => {
     expect(hostFromProxyEndpoint("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com")).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");

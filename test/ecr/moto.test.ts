@@ -8,7 +8,7 @@ import {
   type ECRClient,
 } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EcrError } from "../../dagger/src/ecr/errors.js";
+import { AwsError } from "../../dagger/src/aws-errors.js";
 import { releaseLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
 import { applyLifecyclePolicy, createEcrClient, ensureRepository, findImageByTag, getRegistryAuth, listImages, tagRelease } from "../../dagger/src/ecr/registry.js";
 import { FAKE_CREDENTIALS, motoUnavailableReason, putRelease, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
@@ -113,7 +113,7 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
 
   it("a missing repository suggests setup-registry", async () => {
     const error = await applyLifecyclePolicy(client, "does-not-exist", releaseLifecyclePolicy(), { region: REGION, repository: "does-not-exist" }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(EcrError);
+    expect(error).toBeInstanceOf(AwsError);
     expect((error as Error).message).toBe('ECR repository "does-not-exist" does not exist in eu-west-1: create it once with `dagger call setup-registry` (README, "Publishing to ECR")');
   });
 });

@@ -19,7 +19,7 @@ import {
   type LifecyclePolicyPreviewResult,
   type Repository,
 } from "@aws-sdk/client-ecr";
-import { EcrError, translateAwsError, type CallContext } from "./errors.js";
+import { AwsError, awsCall, translateAwsError, type CallContext } from "../aws-errors.js";
 import type { RepositoryImage } from "./lifecycle-evaluator.js";
 import { policyText, samePolicy, type LifecyclePolicy } from "./lifecycle.js";
 import { MUTABLE_TAG_FILTERS, platformTag } from "./release-tags.js";
@@ -39,13 +39,8 @@ export function createEcrClient(region: string, credentials: AwsCredentials): EC
   return new ECRClient({ region, credentials, maxAttempts: MAX_ATTEMPTS });
 }
 
-async function call<T>(action: string, context: CallContext, send: () => Promise<T>): Promise<T> {
-  try {
-    return await send();
-  } catch (error) {
-    throw translateAwsError(error, action, context);
-  }
-}
+/** One ECR call: failures become the one-line error for `ecr:<action>`. */
+const call = <T>(action: string, context: CallContext, send: () => Promise<T>): Promise<T> => awsCall(`ecr:${action}`, context, send);
 
 /** Registry login for `docker login` / Dagger's withRegistryAuth. `password` is secret. */
 export interface RegistryAuth {
@@ -59,7 +54,7 @@ export interface RegistryAuth {
 export function decodeAuthorizationToken(token: string): { username: string; password: string } {
   const decoded = Buffer.from(token, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  if (colon <= 0 || colon === decoded.length - 1) throw new EcrError("ECR returned an authorization token that is not base64 of user:password");
+  if (colon <= 0 || colon === decoded.length - 1) throw new AwsError("ECR returned an authorization token that is not base64 of user:password");
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
@@ -69,9 +64,9 @@ export function hostFromProxyEndpoint(endpoint: string): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new EcrError(`ECR returned a proxy endpoint that is not a URL: ${JSON.stringify(endpoint)}`);
+    throw new AwsError(`ECR returned a proxy endpoint that is not a URL: ${JSON.stringify(endpoint)}`);
   }
-  if (!url.hostname || (url.pathname !== "/" && url.pathname !== "")) throw new EcrError(`ECR returned an unexpected proxy endpoint: ${JSON.stringify(endpoint)}`);
+  if (!url.hostname || (url.pathname !== "/" && url.pathname !== "")) throw new AwsError(`ECR returned an unexpected proxy endpoint: ${JSON.stringify(endpoint)}`);
   return url.host;
 }
 
@@ -79,7 +74,7 @@ export function hostFromProxyEndpoint(endpoint: string): string {
 export async function getRegistryAuth(client: ECRClient, context: CallContext): Promise<RegistryAuth> {
   const response = await call("GetAuthorizationToken", context, () => client.send(new GetAuthorizationTokenCommand({})));
   const data = response.authorizationData?.[0];
-  if (!data?.authorizationToken || !data.proxyEndpoint) throw new EcrError("ECR returned no authorization data for GetAuthorizationToken");
+  if (!data?.authorizationToken || !data.proxyEndpoint) throw new AwsError("ECR returned no authorization data for GetAuthorizationToken");
   const { username, password } = decodeAuthorizationToken(data.authorizationToken);
   return { registryHost: hostFromProxyEndpoint(data.proxyEndpoint), username, password, ...(data.expiresAt ? { expiresAt: data.expiresAt } : {}) };
 }
@@ -105,7 +100,7 @@ export async function findImageByTag(client: ECRClient, repository: string, tag:
     return response.imageDetails?.[0]?.imageDigest;
   } catch (error) {
     if ((error as { name?: string }).name === "ImageNotFoundException") return undefined;
-    throw translateAwsError(error, "DescribeImages", context);
+    throw translateAwsError(error, "ecr:DescribeImages", context);
   }
 }
 
@@ -130,7 +125,7 @@ async function getManifest(client: ECRClient, repository: string, digest: string
     client.send(new BatchGetImageCommand({ repositoryName: repository, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: MANIFEST_MEDIA_TYPES })),
   );
   const image = response.images?.[0];
-  if (!image?.imageManifest) throw new EcrError(`image ${digest} is not in ECR repository "${repository}" in ${context.region} (BatchGetImage found nothing)`);
+  if (!image?.imageManifest) throw new AwsError(`image ${digest} is not in ECR repository "${repository}" in ${context.region} (BatchGetImage found nothing)`);
   return { manifest: image.imageManifest, registryId: image.registryId ?? "?", ...(image.imageManifestMediaType ? { mediaType: image.imageManifestMediaType } : {}) };
 }
 
@@ -153,9 +148,9 @@ async function putTag(client: ECRClient, repository: string, digest: string, sto
     const name = (error as { name?: string }).name;
     if (name === "ImageAlreadyExistsException" && (await findImageByTag(client, repository, tag, context)) === digest) return;
     if (name === "ImageAlreadyExistsException" || name === "ImageTagAlreadyExistsException") {
-      throw new EcrError(`tag "${tag}" already points to another image in ECR repository "${repository}" and is immutable: release tags are never moved`);
+      throw new AwsError(`tag "${tag}" already points to another image in ECR repository "${repository}" and is immutable: release tags are never moved`);
     }
-    throw translateAwsError(error, "PutImage", context);
+    throw translateAwsError(error, "ecr:PutImage", context);
   }
 }
 
@@ -229,7 +224,7 @@ async function describeRepository(client: ECRClient, name: string, context: Call
     return response.repositories?.[0];
   } catch (error) {
     if ((error as { name?: string }).name === "RepositoryNotFoundException") return undefined;
-    throw translateAwsError(error, "DescribeRepositories", context);
+    throw translateAwsError(error, "ecr:DescribeRepositories", context);
   }
 }
 
@@ -298,7 +293,7 @@ export async function applyLifecyclePolicy(client: ECRClient, name: string, poli
   try {
     stored = (await client.send(new GetLifecyclePolicyCommand({ repositoryName: name }))).lifecyclePolicyText;
   } catch (error) {
-    if ((error as { name?: string }).name !== "LifecyclePolicyNotFoundException") throw translateAwsError(error, "GetLifecyclePolicy", context);
+    if ((error as { name?: string }).name !== "LifecyclePolicyNotFoundException") throw translateAwsError(error, "ecr:GetLifecyclePolicy", context);
   }
   if (stored !== undefined && samePolicy(stored, policy)) return "unchanged";
   await call("PutLifecyclePolicy", context, () => client.send(new PutLifecyclePolicyCommand({ repositoryName: name, lifecyclePolicyText: text })));
@@ -335,8 +330,8 @@ export async function previewLifecyclePolicy(
       }
       return results;
     }
-    if (first.status === "FAILED" || first.status === "EXPIRED") throw new EcrError(`lifecycle policy preview ${first.status.toLowerCase()} for repository "${name}" in ${context.region}`);
-    if (Date.now() > deadline) throw new EcrError(`lifecycle policy preview for repository "${name}" did not complete within ${timing.timeoutMs / 1000} s`);
+    if (first.status === "FAILED" || first.status === "EXPIRED") throw new AwsError(`lifecycle policy preview ${first.status.toLowerCase()} for repository "${name}" in ${context.region}`);
+    if (Date.now() > deadline) throw new AwsError(`lifecycle policy preview for repository "${name}" did not complete within ${timing.timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, timing.pollMs));
   }
 }
