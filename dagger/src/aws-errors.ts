@@ -31,7 +31,8 @@ export function translateAwsError(error: unknown, action: string, context: CallC
   const err = error as { name?: string; message?: string; code?: string; $metadata?: { attempts?: number } };
   const name = err?.name ?? "Error";
   const said = (err?.message ?? String(error)).split("\n")[0];
-  const service = SERVICE_NAMES[action.split(":")[0]] ?? "AWS";
+  const [prefix = ""] = action.split(":");
+  const service = SERVICE_NAMES[prefix] ?? "AWS";
   const about = context.repository ? ` on repository "${context.repository}"` : context.resource ? ` on ${context.resource}` : "";
   const where = `${about} in ${context.region}`;
   if (name === "AccessDeniedException" || name === "AccessDenied") {
