@@ -4,9 +4,10 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { checkDaggerCall } from "./helpers/dagger-calls.js";
+import { checkDaggerCall, shellWords } from "./helpers/dagger-calls.js";
 import { moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
 import { ROOT } from "./helpers/process.js";
+import { ENVIRONMENTS } from "../infra/environments.js";
 
 type RunLint = (text: string, file: string) => Promise<{ message: string; line: number; kind: string }[]>;
 // The package's ESM build does not load; its CommonJS build does.
@@ -22,7 +23,8 @@ interface Step {
 }
 interface Job {
   needs?: string | string[];
-  environment?: string;
+  environment?: string | { name: string; url?: string };
+  outputs?: Record<string, string>;
   if?: string;
   permissions?: Record<string, string>;
   "timeout-minutes"?: number;
@@ -45,7 +47,7 @@ const engineVersion = (JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "
 
 describe("actionlint", () => {
   it("finds nothing in any workflow", async () => {
-    expect(files).toEqual(["ci.yml", "setup-registry.yml"]);
+    expect(files).toEqual(["ci.yml", "rollback.yml", "setup-registry.yml"]);
     for (const file of files) expect(await runLint(text(file), `.github/workflows/${file}`), file).toEqual([]);
   });
 
@@ -78,7 +80,7 @@ describe("workflow structure", () => {
     expect(tip!.run).toContain('tip="$(git ls-remote origin refs/heads/main | cut -f1)"');
     expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
     for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
-    const args = publish.steps.find((step) => step.with?.args?.startsWith("publish"))!.with!.args!;
+    const args = publish.steps.find((step) => step.with?.args?.includes(" publish "))!.with!.args!;
     // The commit comes from the checkout itself (the module's git argument); latest is what main released.
     expect(args).toContain("--tags=latest");
     expect(args).not.toContain("--commit");
@@ -95,7 +97,7 @@ describe("workflow structure", () => {
   it("gives id-token: write only to the jobs that assume an AWS role", () => {
     for (const file of files) expect(workflow(file).permissions, file).toEqual({ contents: "read" });
     const withIdToken = allJobs().filter(({ job }) => job.permissions?.["id-token"] === "write").map(({ name }) => name);
-    expect(withIdToken.sort()).toEqual(["publish", "setup-registry"]);
+    expect(withIdToken.sort()).toEqual(["deploy-production", "deploy-staging", "publish", "rollback", "setup-registry"]);
     for (const { name, job } of allJobs()) {
       const assumesRole = job.steps.some((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials@"));
       expect(assumesRole, name).toBe(withIdToken.includes(name));
@@ -119,6 +121,44 @@ describe("workflow structure", () => {
     expect(publishCredentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PUBLISH_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
   });
 
+  it("deploys the published digest to each environment in order, in its GitHub environment, one deploy at a time", () => {
+    const ci = workflow("ci.yml");
+    expect(ci.jobs.publish!.outputs).toEqual({ digest: "${{ steps.release.outputs.digest }}" });
+    const release = ci.jobs.publish!.steps.find((step) => step.id === "release")!;
+    expect(release.env).toEqual({ PUSHED: "${{ steps.publish.outputs.output }}" });
+    expect(release.run).toContain("grep -qE '^sha256:[a-f0-9]{64}$'");
+    const environments = Object.keys(ENVIRONMENTS);
+    let previous = "publish";
+    for (const environment of environments) {
+      const job = ci.jobs[`deploy-${environment}`]!;
+      expect(job.needs, environment).toEqual(previous === "publish" ? "publish" : ["publish", previous]);
+      expect(job.if).toBe("needs.publish.outputs.digest != ''");
+      expect(job.environment).toEqual({ name: environment, url: "${{ vars.SERVICE_URL }}" });
+      expect(job.concurrency).toEqual({ group: `deploy-${environment}`, "cancel-in-progress": false });
+      const credentials = job.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
+      expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+      const deploy = job.steps.find((step) => step.id === "deploy")!;
+      // The digest reaches the shell as an environment variable, never as expanded text.
+      expect(deploy.env).toEqual({ IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}", SERVICE_URL: "${{ vars.SERVICE_URL }}" });
+      expect(deploy.with!.args).toContain(`deploy --environment=${environment} --image=$IMAGE_DIGEST`);
+      const summary = job.steps.at(-1)!;
+      expect(summary.if).toBe("always()");
+      expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
+      previous = `deploy-${environment}`;
+    }
+    expect(Object.keys(ci.jobs)).toEqual(["ci", "publish", ...environments.map((environment) => `deploy-${environment}`)]);
+  });
+
+  it("rolls back by hand, choosing the environment from a typed list, in that environment's deploy group", () => {
+    const rollback = workflow("rollback.yml");
+    expect(Object.keys(rollback.on)).toEqual(["workflow_dispatch"]);
+    expect(rollback.on.workflow_dispatch!.inputs!.environment).toMatchObject({ type: "choice", options: Object.keys(ENVIRONMENTS) });
+    const job = rollback.jobs.rollback!;
+    expect(job.environment).toEqual({ name: "${{ inputs.environment }}", url: "${{ vars.SERVICE_URL }}" });
+    expect(job.concurrency).toEqual({ group: "deploy-${{ inputs.environment }}", "cancel-in-progress": false });
+    expect(job.steps.find((step) => step.id === "rollback")!.with!.args).toContain("rollback --environment=${{ inputs.environment }}");
+  });
+
   it("pins every action to an exact release", () => {
     const uses = allJobs().flatMap(({ job }) => job.steps.map((step) => step.uses).filter((ref): ref is string => ref !== undefined));
     expect(uses.length).toBeGreaterThan(5);
@@ -127,7 +167,7 @@ describe("workflow structure", () => {
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(3);
+    expect(daggerSteps.length).toBe(6);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -200,16 +240,25 @@ describe("dagger calls in the workflows", () => {
     const calls = allJobs().flatMap(({ job }) =>
       job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
     );
-    expect(calls.map((call) => call.split(" ")[2])).toEqual(["ci", "publish", "setup-registry"]);
+    const functionOf = (call: string) =>
+      shellWords(call)
+        .slice(2)
+        .filter((word) => !word.startsWith("--") && !word.startsWith("$"))
+        .join(" ");
+    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
     expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
   });
 
   it("the check catches a wrong function, a wrong flag and a missing required flag", () => {
     expect(checkDaggerCall("dagger call deploy", surface)).toEqual(["dagger call deploy: no function named deploy"]);
     expect(checkDaggerCall("dagger call lifecycle-policy --keeps=3", surface)).toEqual(["dagger call lifecycle-policy --keeps=3: lifecycle-policy has no argument --keeps"]);
-    expect(checkDaggerCall("dagger call setup-registry --region=eu-west-1 --repository=x --access-key-id=env://A", surface)).toEqual([
-      "dagger call setup-registry --region=eu-west-1 --repository=x --access-key-id=env://A: required argument --secret-access-key is missing",
+    const aws = "dagger call aws --region=eu-west-1 --access-key-id=env://A";
+    expect(checkDaggerCall(`${aws} setup-registry --repository=x`, surface)).toEqual([`${aws} setup-registry --repository=x: required argument --secret-access-key of aws is missing`]);
+    expect(checkDaggerCall(`${aws} --secret-access-key=env://B deploy --environment=x --timeout=3`, surface)).toEqual([
+      `${aws} --secret-access-key=env://B deploy --environment=x --timeout=3: deploy has no argument --timeout`,
     ]);
+    expect(checkDaggerCall(`${aws} --secret-access-key=env://B`, surface)).toEqual([`${aws} --secret-access-key=env://B: aws returns Aws: name one of its functions`]);
+    expect(checkDaggerCall(`${aws} --secret-access-key=env://B ci`, surface)).toEqual([`${aws} --secret-access-key=env://B ci: no function named ci on Aws`]);
     expect(checkDaggerCall("dagger call smoke up", surface)).toEqual(["dagger call smoke up: up cannot follow smoke, which returns string"]);
   });
 });

@@ -113,10 +113,13 @@ describe("the module loads from an isolated copy, as in the engine", () => {
     expect(engine.chainOf(moduleId)[0]).toEqual({ field: "module", args: {} });
   });
 
-  it("registers every function the introspector finds, under the same names", () => {
+  it("registers every object and function the introspector finds, under the same names", () => {
     const registered = engine.calls.flatMap((chain) => chain.filter((step) => step.field === "function").map((step) => String(step.args.name)));
-    const expected = moduleSurface().objects[0]!.functions.map((fn) => fn.name);
+    const expected = moduleSurface().objects.flatMap((object) => object.functions.map((fn) => fn.name));
     expect(new Set(registered.filter(Boolean))).toEqual(new Set(expected));
+    const objects = engine.calls.flatMap((chain) => chain.filter((step) => step.field === "withObject").map((step) => String(step.args.name)));
+    // withObject also names the core types functions return (Container, File, ...): the module's own must be among them.
+    expect(objects).toEqual(expect.arrayContaining(moduleSurface().objects.map((object) => object.name)));
   });
 
   it("fails when a module file imports a package that is not a dependency of dagger/package.json", async () => {

@@ -27,11 +27,11 @@ async function actionsOf(body: () => Promise<unknown>): Promise<string[]> {
 
 const setupRegistry = (pipeline: Pipeline) => {
   const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-  return pipeline.setupRegistry("eu-west-1", REPOSITORY, accessKeyId, secretAccessKey, sessionToken, 3);
+  return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).setupRegistry(REPOSITORY, 3);
 };
 const preview = (offline: boolean) => (pipeline: Pipeline) => {
   const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-  return pipeline.lifecyclePreview("eu-west-1", REPOSITORY, accessKeyId, secretAccessKey, sessionToken, 3, offline);
+  return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).lifecyclePreview(REPOSITORY, 3, offline);
 };
 
 describe.skipIf(unavailable !== undefined)(`IAM actions derived from the code's calls${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {

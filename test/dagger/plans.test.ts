@@ -85,6 +85,7 @@ describe("lint and test", () => {
     expect(namedValues(chain!, "withEnvVariable")).toEqual({ REQUIRE_MOTO: "1" });
     const requirements = readFileSync(path.join(ROOT, "test/python-requirements.txt"), "utf8");
     expect(requirements).toMatch(/^moto\[server\]==\d+\.\d+\.\d+$/m);
+    expect(requirements).toMatch(/^cfn-lint==\d+\.\d+\.\d+$/m);
     const caches = stepsNamed(chain!, "withMountedCache").map((step) => step.args.path);
     expect(caches).toEqual(["/root/.cache/pip", "/root/.npm"]);
   });

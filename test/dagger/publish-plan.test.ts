@@ -167,7 +167,7 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
   it("setup-registry creates the repository and policy, then reports nothing to change", async () => {
     const setup = async (pipeline: Pipeline) => {
       const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-      return pipeline.setupRegistry("eu-west-1", "team/web", accessKeyId, secretAccessKey, sessionToken, 3);
+      return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).setupRegistry("team/web", 3);
     };
     const first = await runPlan(setup);
     expect(first.error).toBeUndefined();
@@ -197,7 +197,7 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
     }
     const preview = await runPlan(async (pipeline) => {
       const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-      return pipeline.lifecyclePreview("eu-west-1", REPOSITORY, accessKeyId, secretAccessKey, sessionToken, 1, true);
+      return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).lifecyclePreview(REPOSITORY, 1, true);
     });
     expect(preview.error).toBeUndefined();
     const lines = preview.result!.split("\n");

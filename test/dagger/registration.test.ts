@@ -24,12 +24,12 @@ const signature = (fn: ModuleSurface["objects"][number]["functions"][number]) =>
   `${fn.check ? " @check" : ""}${fn.cache ? ` cache=${fn.cache}` : ""}`;
 
 describe("module registration", () => {
-  it("registers one object named after dagger.json", () => {
+  it("registers the main object named after dagger.json, and the AWS functions' object", () => {
     const config = JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "utf8")) as { name: string };
     expect(config.name).toBe("pipeline");
     expect(surface.name).toBe("Pipeline");
-    expect(surface.objects.map((object) => object.name)).toEqual(["Pipeline"]);
-    expect(surface.objects[0]!.description).not.toBe("");
+    expect(surface.objects.map((object) => object.name)).toEqual(["Pipeline", "Aws"]);
+    for (const object of surface.objects) expect(object.description).not.toBe("");
   });
 
   it("takes the source once, from the repository root, without heavy or generated paths", () => {
@@ -48,20 +48,29 @@ describe("module registration", () => {
       "serve(): Service",
       "smoke(): string",
       "ci(): string",
-      "publish(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = ): string cache=never",
-      "setupRegistry(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 5): string cache=never",
+      "aws(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Aws",
       "lifecyclePolicy(keep: integer = 5): string",
-      "lifecyclePreview(region: string, repository: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret, keep: integer = 5, offline: boolean = false): string cache=never",
+    ]);
+  });
+
+  it("has the AWS functions behind aws, which takes the region and credentials once", () => {
+    expect(surface.objects[1]!.functions.map(signature)).toEqual([
+      "publish(repository: string, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = ): string cache=never",
+      "setupRegistry(repository: string, keep: integer = 5): string cache=never",
+      "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
+      "deploy(environment: string, image?: string, commit?: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string): string cache=never",
+      "rollback(environment: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string): string cache=never",
+      "status(environment: string, json: boolean = false): string cache=never",
     ]);
   });
 
   it("publish takes the repository's git metadata from the module's own checkout (defaultPath /)", () => {
-    const git = surface.objects[0]!.functions.find((fn) => fn.name === "publish")!.args.find((arg) => arg.name === "git");
+    const git = surface.objects[1]!.functions.find((fn) => fn.name === "publish")!.args.find((arg) => arg.name === "git");
     expect(git).toMatchObject({ type: "GitRepository", defaultPath: "/", optional: true });
   });
 
   it("documents every function with an example command, and every argument", () => {
-    for (const fn of surface.objects[0]!.functions) {
+    for (const fn of surface.objects.flatMap((object) => object.functions)) {
       expect(fn.description, fn.name).toMatch(/\S/);
       expect(fn.description, fn.name).toMatch(/Example: `dagger call /);
       for (const arg of fn.args) expect(arg.description, `${fn.name}.${arg.name}`).toMatch(/\S/);
@@ -69,8 +78,9 @@ describe("module registration", () => {
   });
 
   it("every example command in the docs strings calls a function with arguments that exist", () => {
-    const examples = surface.objects[0]!.functions.flatMap((fn) => daggerCallsIn(fn.description));
-    expect(examples.length).toBe(surface.objects[0]!.functions.length);
+    const functions = surface.objects.flatMap((object) => object.functions);
+    const examples = functions.flatMap((fn) => daggerCallsIn(fn.description));
+    expect(examples.length).toBe(functions.length);
     expect(examples.flatMap((command) => checkDaggerCall(command, surface))).toEqual([]);
   });
 });

@@ -77,7 +77,7 @@ describe("setup-registry stopped part-way (mocked client)", () => {
     ecrMock.on(PutLifecyclePolicyCommand).rejects(awsError("AccessDeniedException", "not authorized to perform: ecr:PutLifecyclePolicy"));
     const run = await runPlan(async (pipeline) => {
       const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-      return pipeline.setupRegistry("eu-west-1", "shop", accessKeyId, secretAccessKey, sessionToken, 5);
+      return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).setupRegistry("shop", 5);
     });
     expect(run.error?.message).toBe(
       'AWS denied ecr:PutLifecyclePolicy on repository "shop" in eu-west-1: grant ecr:PutLifecyclePolicy to the IAM role or user (README, "IAM permissions"). ' +

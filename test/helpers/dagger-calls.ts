@@ -50,31 +50,46 @@ export function daggerCallsIn(text: string): string[] {
   return [...joined.matchAll(/dagger call ([^`\n|;&<"\]]*)/g)].map((match) => `dagger call ${match[1]!.trim()}`);
 }
 
-/** The problems of one `dagger call ...` command; empty when it matches the module. */
+/**
+ * The problems of one `dagger call ...` command; empty when it matches the module. A function that returns one of the
+ * module's own objects (`aws`) is followed by a function of that object, each with its own flags.
+ */
 export function checkDaggerCall(command: string, surface: ModuleSurface): string[] {
-  const words = shellWords(command).slice(2);
-  const object = surface.objects[0]!;
+  // `${VAR:+--flag=$VAR}` (a flag passed only when the variable is set) is checked as `--flag=...`.
+  const words = shellWords(command)
+    .slice(2)
+    .map((word) => /^\$\{\w+:\+(--[\w-]+=.*)\}$/.exec(word)?.[1] ?? word);
+  let object = surface.objects[0]!;
   const problems: string[] = [];
   const flagName = (word: string) => word.replace(/^--/, "").split("=")[0]!;
   while (words[0]?.startsWith("--")) {
     const flag = flagName(words.shift()!);
     if (!object.constructorArgs.some((arg) => kebab(arg.name) === flag)) problems.push(`${command}: --${flag} is not a module (constructor) argument`);
   }
-  const name = words.shift();
-  const fn = object.functions.find((candidate) => kebab(candidate.name) === name);
-  if (!fn) return [...problems, `${command}: no function named ${String(name)}`];
-  while (words[0]?.startsWith("--")) {
-    const word = words.shift()!;
-    const flag = flagName(word);
-    const arg = fn.args.find((candidate) => kebab(candidate.name) === flag);
-    // A boolean may be given bare (--offline); everything else as --flag=VALUE.
-    if (!word.includes("=") && arg?.type !== "boolean") problems.push(`${command}: write --${flag}=VALUE`);
-    if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
+  for (;;) {
+    const name = words.shift();
+    const fn = object.functions.find((candidate) => kebab(candidate.name) === name);
+    if (!fn) return [...problems, `${command}: no function named ${String(name)}${object === surface.objects[0] ? "" : ` on ${object.name}`}`];
+    const given: string[] = [];
+    while (words[0]?.startsWith("--")) {
+      const word = words.shift()!;
+      const flag = flagName(word);
+      given.push(flag);
+      const arg = fn.args.find((candidate) => kebab(candidate.name) === flag);
+      // A boolean may be given bare (--offline); everything else as --flag=VALUE.
+      if (!word.includes("=") && arg?.type !== "boolean") problems.push(`${command}: write --${flag}=VALUE`);
+      if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
+    }
+    const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
+    for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} of ${name} is missing`);
+    const next = surface.objects.find((candidate) => candidate.name === fn.returnType);
+    if (next) {
+      object = next;
+      if (words.length === 0) problems.push(`${command}: ${name} returns ${next.name}: name one of its functions`);
+      else continue;
+    }
+    const chained = words.shift();
+    if (chained !== undefined && !(CHAINABLE[fn.returnType] ?? []).includes(chained)) problems.push(`${command}: ${chained} cannot follow ${name}, which returns ${fn.returnType}`);
+    return problems;
   }
-  const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
-  const given = shellWords(command).filter((word) => word.startsWith("--")).map(flagName);
-  for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} is missing`);
-  const chained = words.shift();
-  if (chained !== undefined && !(CHAINABLE[fn.returnType] ?? []).includes(chained)) problems.push(`${command}: ${chained} cannot follow ${name}, which returns ${fn.returnType}`);
-  return problems;
 }

@@ -41,12 +41,8 @@ export interface PublishArgs {
 
 export function publish(pipeline: Pipeline, args: PublishArgs = {}) {
   const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-  return pipeline.publish(
-    args.region ?? "eu-west-1",
+  return pipeline.aws(args.region ?? "eu-west-1", accessKeyId, secretAccessKey, sessionToken).publish(
     args.repository ?? REPOSITORY,
-    accessKeyId,
-    secretAccessKey,
-    sessionToken,
     dag.git("https://github.com/acme/shop.git"),
     args.commit,
     args.allowDirty ?? false,

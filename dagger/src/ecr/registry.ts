@@ -16,6 +16,7 @@ import {
   PutImageTagMutabilityCommand,
   PutLifecyclePolicyCommand,
   StartLifecyclePolicyPreviewCommand,
+  type ImageDetail,
   type LifecyclePolicyPreviewResult,
   type Repository,
 } from "@aws-sdk/client-ecr";
@@ -90,18 +91,23 @@ export const REPOSITORY_SETTINGS = {
   encryptionConfiguration: { encryptionType: "AES256" },
 } as const;
 
+/** The image `id` names in the repository (by tag or digest), or undefined when there is none. */
+export async function describeImage(client: ECRClient, repository: string, id: { imageTag: string } | { imageDigest: string }, context: CallContext): Promise<ImageDetail | undefined> {
+  try {
+    const response = await client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [id] }));
+    return response.imageDetails?.[0];
+  } catch (error) {
+    if ((error as { name?: string }).name === "ImageNotFoundException") return undefined;
+    throw translateAwsError(error, "ecr:DescribeImages", context);
+  }
+}
+
 /**
  * The digest of the image `tag` points to in the repository, or undefined when no image has that tag.
  * A missing repository fails here, with the message that points at setup-registry.
  */
 export async function findImageByTag(client: ECRClient, repository: string, tag: string, context: CallContext): Promise<string | undefined> {
-  try {
-    const response = await client.send(new DescribeImagesCommand({ repositoryName: repository, imageIds: [{ imageTag: tag }] }));
-    return response.imageDetails?.[0]?.imageDigest;
-  } catch (error) {
-    if ((error as { name?: string }).name === "ImageNotFoundException") return undefined;
-    throw translateAwsError(error, "ecr:DescribeImages", context);
-  }
+  return (await describeImage(client, repository, { imageTag: tag }, context))?.imageDigest;
 }
 
 /** Manifest media types the pipeline reads back from ECR: OCI and Docker, images and indexes. */
@@ -160,6 +166,18 @@ interface IndexEntry {
   platform?: { os: string; architecture: string; variant?: string };
 }
 
+/** The platform images an image index lists (attestations, platform unknown/unknown, left out). */
+function indexEntries(stored: StoredManifest): IndexEntry[] {
+  return ((JSON.parse(stored.manifest) as { manifests?: IndexEntry[] }).manifests ?? []).filter((entry) => entry.platform && entry.platform.os !== "unknown");
+}
+
+/** The platforms (`os/architecture`) of the image `digest` when it is an index; undefined for a single-platform image. */
+export async function imagePlatforms(client: ECRClient, repository: string, digest: string, context: CallContext): Promise<string[] | undefined> {
+  const stored = await getManifest(client, repository, digest, context);
+  if (!(JSON.parse(stored.manifest) as { manifests?: unknown }).manifests) return undefined;
+  return indexEntries(stored).map((entry) => `${entry.platform!.os}/${entry.platform!.architecture}`);
+}
+
 /**
  * Tags the image `digest` with each of `tags` and, when it is an image index, each of its platform images with
  * `<tag>-<os>-<arch>`; nothing is pushed or rebuilt (BatchGetImage reads the manifest, PutImage adds the tag).
@@ -174,9 +192,7 @@ export async function tagRelease(
   context: CallContext,
 ): Promise<{ references: string[]; registryId: string }> {
   const stored = await getManifest(client, repository, digest, context);
-  const entries = ((JSON.parse(stored.manifest) as { manifests?: IndexEntry[] }).manifests ?? []).filter(
-    (entry) => entry.platform && entry.platform.os !== "unknown",
-  );
+  const entries = indexEntries(stored);
   const platformImages = await Promise.all(entries.map(async (entry) => ({ entry, stored: await getManifest(client, repository, entry.digest, context) })));
   const references: string[] = [];
   for (const tag of tags) {

@@ -1,0 +1,298 @@
+/**
+ * The functions that call AWS, behind one set of credentials: `dagger call aws --region=... --access-key-id=... ...`
+ * followed by the function. Publishing to ECR and setting it up, and deploying to, rolling back and reading the status
+ * of an environment's ECS service.
+ */
+import { createHash } from "node:crypto";
+import { argument, dag, func, object, type Directory, type GitRepository, type Platform, type Secret } from "@dagger.io/dagger";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { AwsError, type CallContext } from "./aws-errors.js";
+import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
+import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
+import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl } from "./deploy/validate.js";
+import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
+import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
+import { applyLifecyclePolicy, createEcrClient, ensureRepository, findImageByTag, getRegistryAuth, listImages, previewLifecyclePolicy, tagRelease, type AwsCredentials } from "./ecr/registry.js";
+import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/release-tags.js";
+import { InputError, registryHost, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
+import { buildImage, releaseImages, servicePackage } from "./release.js";
+import { smokeTest } from "./smoke.js";
+
+/** Storage price of ECR (private repositories, per GB-month, most regions), for the lifecycle preview's cost column. */
+const ECR_STORAGE_USD_PER_GB_MONTH = 0.1;
+
+/** AWS functions (ECR and ECS), with the region and credentials given once to `aws`. */
+@object()
+export class Aws {
+  /** The repository the releases are built from. */
+  source: Directory;
+  /** AWS region of the registry and the environments. */
+  region: string;
+  /** AWS access key id. */
+  accessKeyId: Secret;
+  /** AWS secret access key. */
+  secretAccessKey: Secret;
+  /** AWS session token, for temporary credentials such as OIDC. */
+  sessionToken?: Secret;
+
+  constructor(source: Directory, region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret) {
+    this.source = source;
+    this.region = region;
+    this.accessKeyId = accessKeyId;
+    this.secretAccessKey = secretAccessKey;
+    this.sessionToken = sessionToken;
+  }
+
+  /** The credentials, read from their secrets just before a call (never logged, never put in a container). */
+  private async credentials(): Promise<AwsCredentials> {
+    return {
+      accessKeyId: await this.accessKeyId.plaintext(),
+      secretAccessKey: await this.secretAccessKey.plaintext(),
+      ...(this.sessionToken ? { sessionToken: await this.sessionToken.plaintext() } : {}),
+    };
+  }
+
+  /** An ECR client for `repository`'s calls, after the repository name is checked. */
+  private async ecr(repository: string): Promise<{ client: ECRClient; context: CallContext }> {
+    const context = { region: this.region, repository: validateRepositoryName(repository) };
+    return { client: createEcrClient(this.region, await this.credentials()), context };
+  }
+
+  /**
+   * Publishes a release to ECR: builds the image index (linux/amd64 and linux/arm64 by default) from one bundle, smoke-tests
+   * the engine's own platform image, pushes exactly what it tested under the commit tag, then adds the other tags by
+   * digest. A commit already in ECR is never rebuilt: the other tags move to the digest stored. The commit comes from the
+   * repository; a checkout with uncommitted changes is refused unless --allow-dirty. Returns each reference with its digest.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN publish --repository=hono-ecr-service`
+   */
+  @func({ cache: "never" })
+  async publish(
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** The git repository the release is built from (defaults to this one): its HEAD commit tags the release. */
+    @argument({ defaultPath: "/" })
+    git?: GitRepository,
+    /** The commit to release, instead of the repository's HEAD. */
+    commit?: string,
+    /** Publish a checkout with uncommitted changes, tagged `<commit>-dirty-<hash of the changes>`. */
+    allowDirty = false,
+    /** Build time in seconds since 1970: the commit's time (`git log -1 --format=%ct`); omitted: "unknown" in /version. */
+    sourceDateEpoch?: number,
+    /** More tags for the release besides the commit, e.g. latest or v1.2.3 (CI on main passes latest). */
+    tags?: string[],
+    /** Platforms of the release (default: linux/amd64,linux/arm64). */
+    platforms?: Platform[],
+    /** Repository URL for the `org.opencontainers.image.source` label. */
+    sourceUrl = "",
+  ): Promise<string> {
+    validateRepositoryName(repository);
+    const extraTags = tags === undefined ? [] : validateTags(tags).map(validateReleaseTag);
+    const platformList = validatePlatforms(platforms ?? DEFAULT_PLATFORMS);
+    if (commit !== undefined) validateReleaseTag(validateTag(commit));
+    const release = await releaseTag(git, commit, allowDirty);
+    const releaseTags = [release, ...extraTags.filter((tag) => tag !== release)];
+
+    const { client, context } = await this.ecr(repository);
+    // Also the check that the repository exists: a missing one stops the publish here, before anything is built.
+    let digest = await findImageByTag(client, repository, release, context);
+    const lines: string[] = [];
+    if (digest) {
+      lines.push(`${release} is already in ECR as ${digest}: not rebuilt, tags moved to it`);
+    } else {
+      const images = await releaseImages(this.source, platformList as Platform[], release, sourceDateEpoch, sourceUrl);
+      const native = await dag.defaultPlatform();
+      const tested = images.get(native) ?? (await buildImage(this.source, undefined, release, sourceDateEpoch, sourceUrl));
+      lines.push(await smokeTest(tested, (await servicePackage(this.source)).name));
+      if (!images.has(native)) lines.push(`smoke-tested on ${native}, from the same bundle as the ${platformList.join(", ")} images`);
+      const auth = await getRegistryAuth(client, context);
+      const password = dag.setSecret("ecr-registry-password", auth.password);
+      const pushed = await dag
+        .container()
+        .withRegistryAuth(auth.registryHost, auth.username, password)
+        .publish(`${auth.registryHost}/${repository}:${release}`, { platformVariants: [...images.values()] });
+      digest = pushed.slice(pushed.lastIndexOf("@") + 1);
+    }
+    const tagged = await tagRelease(client, repository, digest, releaseTags, context);
+    const host = registryHost(tagged.registryId, this.region);
+    return [...lines, ...tagged.references.map((reference) => `${host}/${repository}:${reference}`)].join("\n");
+  }
+
+  /**
+   * Creates the ECR repository if missing (scan on push; release tags immutable, latest movable; AES-256) and applies the
+   * lifecycle policy. Idempotent: a second run changes nothing and says so; a run that fails says what it already changed.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN setup-registry --repository=hono-ecr-service`
+   */
+  @func({ cache: "never" })
+  async setupRegistry(
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** How many releases to keep, besides the one latest points to (each release: an index and its platform images). */
+    keep = DEFAULT_KEEP,
+  ): Promise<string> {
+    validateRepositoryName(repository);
+    const policy = releaseLifecyclePolicy(keep);
+    const { client, context } = await this.ecr(repository);
+    const changed: string[] = [];
+    try {
+      const report = await ensureRepository(client, repository, context, changed);
+      const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
+      return [
+        `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
+        `image URI: ${report.repositoryUri}`,
+        `lifecycle policy: ${policyChange} (keep ${keep} newest releases and the one latest points to; untagged images expire after 1 day)`,
+      ].join("\n");
+    } catch (error) {
+      if (!(error instanceof AwsError)) throw error;
+      throw new AwsError(
+        `${error.message}\nsetup-registry stopped part-way. Already changed: ${changed.length > 0 ? changed.join("; ") : "nothing"}. ` +
+          "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
+      );
+    }
+  }
+
+  /**
+   * Lists the images the lifecycle policy would expire now, with the storage each one takes: through ECR's own preview, or
+   * with --offline through this pipeline's evaluator of ECR's documented rules over the repository's images (DescribeImages).
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY lifecycle-preview --repository=hono-ecr-service --keep=5 --offline`
+   */
+  @func({ cache: "never" })
+  async lifecyclePreview(
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** How many releases the previewed policy keeps. */
+    keep = DEFAULT_KEEP,
+    /** Evaluate the policy here, from the repository's image list, instead of asking ECR for a preview. */
+    offline = false,
+  ): Promise<string> {
+    validateRepositoryName(repository);
+    const policy = releaseLifecyclePolicy(keep);
+    const { client, context } = await this.ecr(repository);
+    const expiring: { digest: string; tags: string[]; pushedAt?: Date; sizeInBytes?: number; rulePriority?: number }[] = offline
+      ? evaluateLifecyclePolicy(policy, await listImages(client, repository, context), new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
+      : (await previewLifecyclePolicy(client, repository, policy, context)).map((r) => ({
+          digest: r.imageDigest ?? "?",
+          tags: r.imageTags ?? [],
+          pushedAt: r.imagePushedAt,
+          rulePriority: r.appliedRulePriority,
+        }));
+    const how = offline ? "evaluated offline" : "ECR preview";
+    if (expiring.length === 0) return `nothing would expire in ${repository} (keep ${keep}; ${how})`;
+    const bytes = expiring.reduce((sum, image) => sum + (image.sizeInBytes ?? 0), 0);
+    const lines = expiring.map(
+      (image) =>
+        `${image.digest} ${image.tags.join(",") || "<untagged>"} pushed ${image.pushedAt?.toISOString() ?? "?"}` +
+        `${image.sizeInBytes !== undefined ? ` ${formatMiB(image.sizeInBytes)}` : ""} -> expire (rule ${image.rulePriority ?? "?"})`,
+    );
+    const cost = offline ? `, ${formatMiB(bytes)}, about $${((bytes / 1024 ** 3) * ECR_STORAGE_USD_PER_GB_MONTH).toFixed(4)} a month (layers shared with kept images stay stored)` : "";
+    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines].join("\n");
+  }
+
+  /**
+   * Deploys a release to an environment's ECS service: registers a task definition revision that differs from the
+   * running one only in the image, updates the service, follows the rollout, and succeeds only when the deployment is
+   * COMPLETED, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
+   * row. A circuit-breaker or alarm rollback, a timeout, a missing image or the wrong architecture fail, naming the cause.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN deploy --environment=staging --commit=$(git rev-parse HEAD)`
+   */
+  @func({ cache: "never" })
+  async deploy(
+    /** The environment (an entry of infra/environments.ts), e.g. staging. */
+    environment: string,
+    /** The image by digest: <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:..., or sha256:... in the service's repository. */
+    image?: string,
+    /** Or the release's full commit id, resolved to its digest in the service's repository. */
+    commit?: string,
+    /** Longest wait for the rollout and the checks, in minutes. */
+    timeoutMinutes = 20,
+    /** How many consecutive GET /version answers must report the release. */
+    checks = 5,
+    /** Where GET /version is asked (default: the load balancer's own name; required for an HTTPS environment: its domain). */
+    url?: string,
+  ): Promise<string> {
+    const target = serviceTarget(validateEnvironmentName(environment), this.region);
+    const choice = parseImageChoice(image, commit, this.region);
+    const options = this.deployOptions(timeoutMinutes, checks, url);
+    const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
+    return formatDeploy(await deployRelease(runtime, target, choice, options), "deployed");
+  }
+
+  /**
+   * Rolls an environment back to the task definition revision that ran before the current one (recorded by deploy),
+   * with the same checks as deploy.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN rollback --environment=production`
+   */
+  @func({ cache: "never" })
+  async rollback(
+    /** The environment, e.g. production. */
+    environment: string,
+    /** Longest wait for the rollout and the checks, in minutes. */
+    timeoutMinutes = 20,
+    /** How many consecutive GET /version answers must report the release rolled back to. */
+    checks = 5,
+    /** Where GET /version is asked (required for an HTTPS environment: its domain). */
+    url?: string,
+  ): Promise<string> {
+    const target = serviceTarget(validateEnvironmentName(environment), this.region);
+    const options = this.deployOptions(timeoutMinutes, checks, url);
+    const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
+    return formatDeploy(await rollbackRelease(runtime, target, options), "rolled back");
+  }
+
+  /**
+   * What runs in an environment now: release, image digest, task definition, running and desired tasks, the deployments
+   * and their outcome, the latest events. Plain text, or JSON with --json.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY status --environment=staging --json`
+   */
+  @func({ cache: "never" })
+  async status(
+    /** The environment, e.g. staging. */
+    environment: string,
+    /** Print JSON instead of text. */
+    json = false,
+  ): Promise<string> {
+    const target = serviceTarget(validateEnvironmentName(environment), this.region);
+    const report = await serviceStatus(realRuntime(createDeployClients(this.region, await this.credentials())), target);
+    return json ? JSON.stringify(report, null, 2) : formatStatus(report);
+  }
+
+  /** The deploy options after each value is checked. */
+  private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined): DeployOptions {
+    const serviceUrl = validateServiceUrl(url);
+    return {
+      timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000,
+      checks: validateCount("checks", checks, 1, MAX_CHECKS),
+      ...(serviceUrl !== undefined ? { url: serviceUrl } : {}),
+    };
+  }
+}
+
+const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/**
+ * The tag of the release: `commit` when given, else the repository's HEAD commit. Uncommitted changes are refused,
+ * unless `allowDirty`: then the tag is `<commit>-dirty-<first 12 hex of the changes' sha256>`, never the clean commit's.
+ */
+async function releaseTag(git: GitRepository | undefined, commit: string | undefined, allowDirty: boolean): Promise<string> {
+  if (!git) {
+    if (commit === undefined) throw new InputError("no commit to release: the module's repository is not a git checkout; pass --commit=<sha>");
+    return commit;
+  }
+  const head = commit ?? validateTag(await git.head().commit());
+  const changes = git.uncommitted();
+  if (await changes.isEmpty()) return head;
+  const paths = [...(await changes.modifiedPaths()), ...(await changes.addedPaths()), ...(await changes.removedPaths())];
+  if (!allowDirty) {
+    throw new InputError(
+      `the checkout has uncommitted changes (${paths.slice(0, 5).join(", ")}${paths.length > 5 ? `, and ${paths.length - 5} more` : ""}): ` +
+        `commit them first, or pass --allow-dirty to publish them tagged ${head}-dirty-<hash>, never as ${head}`,
+    );
+  }
+  const patch = await changes.asPatch().contents();
+  return `${head}-dirty-${createHash("sha256").update(patch).digest("hex").slice(0, 12)}`;
+}

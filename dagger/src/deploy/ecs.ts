@@ -1,0 +1,208 @@
+/**
+ * The ECS, ELBv2 and ECR calls a deploy makes, each failing with one line (../aws-errors.ts). Plain TypeScript over the
+ * AWS SDK; deploy.ts decides what to do with them.
+ */
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type RegisterTaskDefinitionCommandInput,
+  type Service,
+  type Tag,
+  type Task,
+  type TaskDefinition,
+} from "@aws-sdk/client-ecs";
+import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { AwsError, awsCall, type CallContext } from "../aws-errors.js";
+import { createEcrClient, MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
+import { APP_NAME, clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "./names.js";
+
+/** The clients a deploy uses. */
+export interface DeployClients {
+  ecs: ECSClient;
+  elb: ElasticLoadBalancingV2Client;
+  ecr: ECRClient;
+}
+
+/** Clients for `region`. Honour AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL (the tests' emulator). */
+export function createDeployClients(region: string, credentials: AwsCredentials): DeployClients {
+  return {
+    ecs: new ECSClient({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
+    elb: new ElasticLoadBalancingV2Client({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
+    ecr: createEcrClient(region, credentials),
+  };
+}
+
+/** One environment's service, as the runtime stack names it. */
+export interface ServiceTarget {
+  environment: string;
+  region: string;
+  cluster: string;
+  service: string;
+  container: string;
+}
+
+export function serviceTarget(environment: string, region: string): ServiceTarget {
+  return { environment, region, cluster: clusterName(environment), service: ECS_SERVICE_NAME, container: CONTAINER_NAME };
+}
+
+/** Tags `deploy` puts on each task definition revision it registers: the release, and the revision it replaced. */
+export const RELEASE_TAG = `${APP_NAME}:release`;
+export const PREVIOUS_TAG = `${APP_NAME}:previous-task-definition`;
+
+function context(target: ServiceTarget): CallContext {
+  return {
+    region: target.region,
+    resource: `service "${target.service}" in cluster "${target.cluster}"`,
+    whenMissing: `deploy the runtime stack first: npx cdk deploy ${serviceStackName(target.environment)} (README, "Where it runs")`,
+  };
+}
+
+/** The service, with its deployments and events. A missing or deleted service fails, pointing at the stack. */
+export async function describeService(clients: DeployClients, target: ServiceTarget): Promise<Service> {
+  const response = await awsCall("ecs:DescribeServices", context(target), () => clients.ecs.send(new DescribeServicesCommand({ cluster: target.cluster, services: [target.service] })));
+  const service = response.services?.[0];
+  if (!service || service.status !== "ACTIVE") {
+    const reason = response.failures?.[0]?.reason ?? service?.status ?? "MISSING";
+    throw new AwsError(`ECS has no active ${context(target).resource} in ${target.region} (${reason}): ${context(target).whenMissing}`);
+  }
+  return service;
+}
+
+/** A task definition revision and its tags. */
+export interface Revision {
+  taskDefinition: TaskDefinition;
+  tags: Tag[];
+}
+
+export async function describeRevision(clients: DeployClients, target: ServiceTarget, arn: string): Promise<Revision> {
+  const response = await awsCall("ecs:DescribeTaskDefinition", context(target), () => clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ["TAGS"] })));
+  if (!response.taskDefinition) throw new AwsError(`ECS returned no task definition for ${arn}`);
+  return { taskDefinition: response.taskDefinition, tags: response.tags ?? [] };
+}
+
+/** The image of the service's container in a revision. */
+export function containerImage(revision: TaskDefinition, container: string): string {
+  const definition = revision.containerDefinitions?.find((candidate) => candidate.name === container);
+  if (!definition?.image) throw new AwsError(`task definition ${revision.taskDefinitionArn} has no container named "${container}": it was not made by the runtime stack`);
+  return definition.image;
+}
+
+/** The value of tag `key`, if any. */
+export const tagValue = (tags: Tag[], key: string): string | undefined => tags.find((tag) => tag.key === key)?.value;
+
+/**
+ * Registers a new revision of `current`'s family that differs from it only in the service container's image (and in
+ * the two deploy tags). Everything DescribeTaskDefinition returns that RegisterTaskDefinition accepts is carried over.
+ */
+export async function registerRevisionWithImage(clients: DeployClients, target: ServiceTarget, current: Revision, image: string, release: string): Promise<TaskDefinition> {
+  const input = registrationInput(current, target.container, image, release);
+  const response = await awsCall("ecs:RegisterTaskDefinition", context(target), () => clients.ecs.send(new RegisterTaskDefinitionCommand(input)));
+  if (!response.taskDefinition?.taskDefinitionArn) throw new AwsError("ECS registered a task definition but returned no ARN");
+  return response.taskDefinition;
+}
+
+/** The RegisterTaskDefinition input that copies `current` with `image` in `container` (exported for the tests). */
+export function registrationInput(current: Revision, container: string, image: string, release: string): RegisterTaskDefinitionCommandInput {
+  const definition = current.taskDefinition;
+  containerImage(definition, container); // fails when the container is missing
+  const carried = {
+    family: definition.family,
+    taskRoleArn: definition.taskRoleArn,
+    executionRoleArn: definition.executionRoleArn,
+    networkMode: definition.networkMode,
+    volumes: definition.volumes,
+    placementConstraints: definition.placementConstraints,
+    requiresCompatibilities: definition.requiresCompatibilities,
+    cpu: definition.cpu,
+    memory: definition.memory,
+    pidMode: definition.pidMode,
+    ipcMode: definition.ipcMode,
+    proxyConfiguration: definition.proxyConfiguration,
+    inferenceAccelerators: definition.inferenceAccelerators,
+    ephemeralStorage: definition.ephemeralStorage,
+    runtimePlatform: definition.runtimePlatform,
+    enableFaultInjection: definition.enableFaultInjection,
+  };
+  const tags = [
+    ...current.tags.filter((tag) => tag.key !== RELEASE_TAG && tag.key !== PREVIOUS_TAG),
+    { key: RELEASE_TAG, value: release },
+    { key: PREVIOUS_TAG, value: definition.taskDefinitionArn! },
+  ];
+  return {
+    ...(Object.fromEntries(Object.entries(carried).filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0))) as Partial<RegisterTaskDefinitionCommandInput>),
+    family: definition.family!,
+    containerDefinitions: definition.containerDefinitions!.map((candidate) => (candidate.name === container ? { ...candidate, image } : candidate)),
+    tags,
+  };
+}
+
+/** Points the service at `taskDefinitionArn`; resolves with the service as ECS answered (its new PRIMARY deployment). */
+export async function updateService(clients: DeployClients, target: ServiceTarget, taskDefinitionArn: string): Promise<Service> {
+  const response = await awsCall("ecs:UpdateService", context(target), () =>
+    clients.ecs.send(new UpdateServiceCommand({ cluster: target.cluster, service: target.service, taskDefinition: taskDefinitionArn })),
+  );
+  if (!response.service) throw new AwsError("ECS updated the service but returned no service");
+  return response.service;
+}
+
+/** The service's tasks of one revision, RUNNING or STOPPED. */
+export async function tasksOf(clients: DeployClients, target: ServiceTarget, taskDefinitionArn: string, desiredStatus: "RUNNING" | "STOPPED"): Promise<Task[]> {
+  const listed = await awsCall("ecs:ListTasks", context(target), () => clients.ecs.send(new ListTasksCommand({ cluster: target.cluster, serviceName: target.service, desiredStatus })));
+  const arns = listed.taskArns ?? [];
+  if (arns.length === 0) return [];
+  const described = await awsCall("ecs:DescribeTasks", context(target), () => clients.ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: arns.slice(0, 100) })));
+  return (described.tasks ?? []).filter((task) => task.taskDefinitionArn === taskDefinitionArn);
+}
+
+/** A task's private IP (awsvpc: its network interface), as the target group knows it. */
+export function taskAddress(task: Task): string | undefined {
+  for (const attachment of task.attachments ?? []) {
+    const ip = attachment.details?.find((detail) => detail.name === "privateIPv4Address")?.value;
+    if (ip) return ip;
+  }
+  return undefined;
+}
+
+/** Each target of the target groups: its IP, state and reason. */
+export async function targetHealth(clients: DeployClients, target: ServiceTarget, targetGroupArns: string[]): Promise<{ ip: string; state: string; reason?: string }[]> {
+  const health = [];
+  for (const arn of targetGroupArns) {
+    const response = await awsCall("elasticloadbalancing:DescribeTargetHealth", { region: target.region, resource: `target group ${arn}` }, () =>
+      clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
+    );
+    for (const description of response.TargetHealthDescriptions ?? []) {
+      health.push({ ip: description.Target?.Id ?? "?", state: description.TargetHealth?.State ?? "unknown", ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}) });
+    }
+  }
+  return health;
+}
+
+/** The target groups the service is registered with (and the alternate ones of a blue/green service). */
+export function serviceTargetGroups(service: Service): string[] {
+  const arns = (service.loadBalancers ?? []).flatMap((balancer) => [balancer.targetGroupArn, balancer.advancedConfiguration?.alternateTargetGroupArn]);
+  return [...new Set(arns.filter((arn): arn is string => Boolean(arn)))];
+}
+
+/** The load balancer's URL in front of `targetGroupArns`: https when it has an HTTPS listener, else http. */
+export async function loadBalancerUrl(clients: DeployClients, target: ServiceTarget, targetGroupArns: string[]): Promise<{ url: string; https: boolean }> {
+  const where = { region: target.region, resource: `the load balancer of ${context(target).resource}` };
+  const groups = await awsCall("elasticloadbalancing:DescribeTargetGroups", where, () => clients.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: targetGroupArns })));
+  const loadBalancerArn = groups.TargetGroups?.flatMap((group) => group.LoadBalancerArns ?? [])[0];
+  if (!loadBalancerArn) throw new AwsError(`no load balancer in front of ${context(target).resource}: its target groups are not attached to one`);
+  const balancers = await awsCall("elasticloadbalancing:DescribeLoadBalancers", where, () => clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [loadBalancerArn] })));
+  const listeners = await awsCall("elasticloadbalancing:DescribeListeners", where, () => clients.elb.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn })));
+  const https = (listeners.Listeners ?? []).some((listener) => listener.Protocol === "HTTPS");
+  return { url: `${https ? "https" : "http"}://${balancers.LoadBalancers?.[0]?.DNSName ?? "?"}`, https };
+}
