@@ -1,0 +1,396 @@
+// deploy, rollback and status where moto cannot go: rollouts that progress, fail, get rolled back by the circuit
+// breaker or an alarm, or outlast the timeout (aws-sdk-client-mock, mocked ECS/ELB/ECR clients), with a fake clock and
+// the /version check against a real loopback HTTP server.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { BatchGetImageCommand, DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  waitUntilServicesStable,
+  type Deployment,
+  type Service,
+} from "@aws-sdk/client-ecs";
+import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { AwsError } from "../../dagger/src/aws-errors.js";
+import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus, type DeployRuntime } from "../../dagger/src/deploy/deploy.js";
+import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import { DeployError } from "../../dagger/src/deploy/errors.js";
+import { InputError } from "../../dagger/src/ecr/validate.js";
+import { FAKE_CREDENTIALS } from "../helpers/moto.js";
+
+const ecs = mockClient(ECSClient);
+const elb = mockClient(ElasticLoadBalancingV2Client);
+const ecr = mockClient(ECRClient);
+
+const REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+const OLD_COMMIT = "1111111111111111111111111111111111111111";
+const NEW_COMMIT = "2222222222222222222222222222222222222222";
+const OLD_DIGEST = `sha256:${"a".repeat(64)}`;
+const NEW_DIGEST = `sha256:${"b".repeat(64)}`;
+const TD1 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:1";
+const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:2";
+const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
+const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
+const target = serviceTarget("staging", "eu-west-1");
+const MINUTE = 60_000;
+
+/** The /version server: answers `commits` in turn, then the last one forever. */
+let versionServer: http.Server;
+let versionAnswers: string[] = [];
+let versionRequests = 0;
+let address = "";
+beforeAll(async () => {
+  versionServer = http.createServer((_request, response) => {
+    const commit = versionAnswers[Math.min(versionRequests, versionAnswers.length - 1)];
+    versionRequests++;
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name: "hono-ecr-service", commit }));
+  });
+  await new Promise<void>((resolve) => versionServer.listen(0, "127.0.0.1", resolve));
+  address = `127.0.0.1:${(versionServer.address() as AddressInfo).port}`;
+});
+afterAll(() => versionServer.close());
+
+/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
+function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
+  const clock = { now: 0 };
+  const lines: string[] = [];
+  return {
+    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
+    now: () => clock.now,
+    sleep: async (ms) => void (clock.now += ms),
+    log: (line) => lines.push(line),
+    fetch: globalThis.fetch,
+    pollMs: 10_000,
+    lines,
+    clock,
+  };
+}
+
+const deployment = (id: string, taskDefinition: string, status: string, rolloutState: string, extra: Partial<Deployment> = {}): Deployment => ({
+  id,
+  taskDefinition,
+  status,
+  rolloutState,
+  desiredCount: 2,
+  runningCount: rolloutState === "COMPLETED" ? 2 : 0,
+  pendingCount: 0,
+  failedTasks: 0,
+  createdAt: new Date(0),
+  ...extra,
+});
+const service = (deployments: Deployment[], events: { id: string; message: string }[] = [], extra: Partial<Service> = {}): { services: Service[] } => ({
+  services: [
+    {
+      serviceName: "web",
+      status: "ACTIVE",
+      desiredCount: 2,
+      runningCount: deployments.filter((d) => d.status === "PRIMARY").reduce((sum, d) => sum + (d.runningCount ?? 0), 0),
+      pendingCount: 0,
+      deployments,
+      loadBalancers: [{ targetGroupArn: TG, containerName: "service", containerPort: 8080 }],
+      events: events.map((event) => ({ ...event, createdAt: new Date(0) })),
+      ...extra,
+    },
+  ],
+});
+const STEADY = service([deployment("ecs-svc/old", TD1, "PRIMARY", "COMPLETED")], [{ id: "e0", message: "(service web) has reached a steady state." }]);
+
+function revision(arn: string, digest: string, tags: { key: string; value: string }[] = [], architecture = "ARM64") {
+  return {
+    taskDefinition: {
+      taskDefinitionArn: arn,
+      family: "hono-ecr-service-staging",
+      status: "ACTIVE",
+      revision: Number(arn.split(":").pop()),
+      networkMode: "awsvpc" as const,
+      cpu: "256",
+      memory: "512",
+      requiresCompatibilities: ["FARGATE" as const],
+      runtimePlatform: { cpuArchitecture: architecture as "ARM64", operatingSystemFamily: "LINUX" as const },
+      executionRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-execution",
+      taskRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-task",
+      containerDefinitions: [{ name: "service", image: `${REGISTRY}/hono-ecr-service@${digest}`, essential: true, user: "1000:1000", readonlyRootFilesystem: true, environment: [{ name: "PORT", value: "8080" }] }],
+      compatibilities: ["EC2" as const, "FARGATE" as const],
+      registeredAt: new Date(0),
+      status_: undefined,
+    },
+    tags,
+  };
+}
+const INDEX = (platforms: string[]) =>
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: platforms.map((platform, i) => ({ digest: `sha256:${String(i).repeat(64)}`, platform: { os: platform.split("/")[0], architecture: platform.split("/")[1] } })),
+  });
+
+/** The answers every deploy gets before it changes anything: the running service, its revision, the release in ECR, the load balancer. */
+function baseAnswers(): void {
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves(revision(TD1, OLD_DIGEST));
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD2 }).resolves(revision(TD2, NEW_DIGEST, [{ key: RELEASE_TAG, value: NEW_COMMIT }, { key: PREVIOUS_TAG, value: TD1 }]));
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
+  ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
+  elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
+  elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
+  elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
+  ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD2 } });
+  ecs.on(UpdateServiceCommand).resolves(
+    service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]) as never as { service: Service },
+  );
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] }));
+  ecs.on(ListTasksCommand, { desiredStatus: "RUNNING" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t1", "arn:aws:ecs:eu-west-1:123456789012:task/c/t2"] });
+  ecs.on(DescribeTasksCommand).resolves({
+    tasks: ["10.0.1.5", "10.0.2.6"].map((ip, i) => ({ taskArn: `arn:aws:ecs:eu-west-1:123456789012:task/c/t${i + 1}`, taskDefinitionArn: TD2, attachments: [{ details: [{ name: "privateIPv4Address", value: ip }] }] })),
+  });
+  elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: ["10.0.1.5", "10.0.2.6"].map((ip) => ({ Target: { Id: ip, Port: 8080 }, TargetHealth: { State: "healthy" } })) });
+}
+
+/** DescribeServices answers in turn: the steady service first (what deploy finds), then `afterUpdate`, the last one repeating. */
+function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
+  let call = 0;
+  const answers = [STEADY, ...afterUpdate];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+}
+
+const options = { timeoutMs: 20 * MINUTE, checks: 3 };
+const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });
+
+beforeEach(() => {
+  versionAnswers = [NEW_COMMIT];
+  versionRequests = 0;
+  baseAnswers();
+});
+afterEach(() => {
+  ecs.reset();
+  elb.reset();
+  ecr.reset();
+});
+
+describe("deploy: success only when the release serves", () => {
+  it("follows IN_PROGRESS to COMPLETED, checks the new tasks' health and /version, printing progress", async () => {
+    rollout(
+      service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS", { runningCount: 1, pendingCount: 1 }), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")], [
+        { id: "e1", message: "(service web) has started 2 tasks: (task t1) (task t2)." },
+        { id: "e0", message: "(service web) has reached a steady state." },
+      ]),
+      service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED", { runningCount: 2 })], [{ id: "e2", message: "(service web) has reached a steady state." }]),
+    );
+    versionAnswers = [OLD_COMMIT, OLD_COMMIT, NEW_COMMIT];
+    const runtime = testRuntime();
+    const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
+    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`, taskDefinition: TD2, previousTaskDefinition: TD1, url: `http://${address}`, unchanged: false });
+    expect(runtime.lines).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`registered ${TD2}`),
+        "deployment ecs-svc/new: IN_PROGRESS, running 1 of 2, pending 1, failed 0",
+        expect.stringContaining("has started 2 tasks"),
+        "deployment ecs-svc/new: COMPLETED, running 2 of 2, pending 0, failed 0",
+        "target group: the 2 new task(s) are healthy (10.0.1.5, 10.0.2.6)",
+        `GET http://${address}/version: 3 answers in a row report ${NEW_COMMIT}`,
+      ]),
+    );
+    // The old commit answered twice first: the count started over, and 3 new answers followed.
+    expect(versionRequests).toBe(5);
+    expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input).toEqual({ cluster: "hono-ecr-service-staging", service: "web", taskDefinition: TD2 });
+    expect(formatDeploy(report, "deployed")).toMatch(new RegExp(`^deployed ${NEW_COMMIT} to staging in \\dm\\d\\ds\\n`));
+  });
+
+  it("registers a revision that differs from the running one only in the image (and the two deploy tags)", async () => {
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    await deployRelease(testRuntime(), target, { digest: NEW_DIGEST }, options);
+    const input = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    const current = revision(TD1, OLD_DIGEST).taskDefinition;
+    expect(input).toEqual({
+      family: current.family,
+      taskRoleArn: current.taskRoleArn,
+      executionRoleArn: current.executionRoleArn,
+      networkMode: "awsvpc",
+      requiresCompatibilities: ["FARGATE"],
+      cpu: "256",
+      memory: "512",
+      runtimePlatform: current.runtimePlatform,
+      containerDefinitions: [{ ...current.containerDefinitions[0], image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}` }],
+      tags: [
+        { key: RELEASE_TAG, value: NEW_COMMIT },
+        { key: PREVIOUS_TAG, value: TD1 },
+      ],
+    });
+    expect(registrationInput(revision(TD1, OLD_DIGEST), "service", "x", "c").containerDefinitions![0]!.image).toBe("x");
+    expect(() => registrationInput(revision(TD1, OLD_DIGEST), "other", "x", "c")).toThrow('has no container named "other"');
+  });
+
+  it("a deploy of the digest already running changes nothing and says so", async () => {
+    rollout();
+    ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
+    const report = await deployRelease(testRuntime(), target, { digest: OLD_DIGEST }, options);
+    expect(report.unchanged).toBe(true);
+    expect(formatDeploy(report, "deployed")).toBe(`staging already runs ${OLD_COMMIT} (${REGISTRY}/hono-ecr-service@${OLD_DIGEST}, ${TD1}): nothing to do`);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+});
+
+describe("deploy: each failure names its cause and exits non-zero", () => {
+  it("a circuit-breaker rollback fails with the stopped tasks' reasons, although ECS's services-stable waiter says success", async () => {
+    const rolledBack = service([deployment("ecs-svc/rollback", TD1, "PRIMARY", "COMPLETED")], [{ id: "e3", message: "(service web) rolling back to deployment ecs-svc/old." }]);
+    rollout(
+      service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS", { failedTasks: 2 }), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]),
+      service([deployment("ecs-svc/rollback", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "FAILED", { rolloutStateReason: "ECS deployment circuit breaker: tasks failed to start." })]),
+      rolledBack,
+    );
+    ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t9"] });
+    ecs.on(DescribeTasksCommand).resolves({
+      tasks: [{ taskArn: "arn:aws:ecs:eu-west-1:123456789012:task/c/t9", taskDefinitionArn: TD2, stoppedReason: "Essential container in task exited", containers: [{ reason: "CannotStartContainerError: exec format error" }] }],
+    });
+    const error = await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).failure).toBe("circuit-breaker");
+    expect((error as DeployError).message).toBe(
+      "ECS rolled the release back (deployment circuit breaker): ECS deployment circuit breaker: tasks failed to start.; " +
+        `stopped tasks: t9: Essential container in task exited (CannotStartContainerError: exec format error); the service runs ${TD1} again`,
+    );
+    // What a deploy built on ECS's own waiter would have said: the rolled-back service is "stable".
+    ecs.on(DescribeServicesCommand).resolves(rolledBack);
+    const waited = await waitUntilServicesStable({ client: new ECSClient({ region: "eu-west-1", credentials: FAKE_CREDENTIALS }), maxWaitTime: 5, minDelay: 1 }, { cluster: target.cluster, services: ["web"] });
+    expect(waited.state).toBe("SUCCESS");
+  });
+
+  it("a deployment alarm's rollback names the alarm", async () => {
+    rollout(
+      service([
+        deployment("ecs-svc/rollback", TD1, "PRIMARY", "IN_PROGRESS"),
+        deployment("ecs-svc/new", TD2, "ACTIVE", "FAILED", { rolloutStateReason: "ECS deployment ecs-svc/new has been rolled back because alarm(s) hono-ecr-service staging Target5xxRate are in ALARM state." }),
+      ]),
+    );
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("deployment-alarm");
+    expect(error.message).toContain("ECS rolled the release back (a deployment alarm fired): ECS deployment ecs-svc/new has been rolled back because alarm(s) hono-ecr-service staging Target5xxRate are in ALARM state.");
+    expect(ecs.commandCalls(ListTasksCommand).filter((call) => call.args[0].input.desiredStatus === "STOPPED")).toHaveLength(0);
+  });
+
+  it("a rollout that outlasts the timeout fails after it, saying ECS carries on", async () => {
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS", { runningCount: 1 }), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]));
+    const runtime = testRuntime();
+    const error = (await deployRelease(runtime, target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 5 * MINUTE }).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("timeout");
+    expect(error.message).toBe(
+      "the rollout did not finish within 5 min: deployment ecs-svc/new is IN_PROGRESS (running 1 of 2, pending 0, failed 0). ECS carries on with it (and rolls it back if the circuit breaker or an alarm trips): follow it with the status function",
+    );
+    expect(runtime.clock.now).toBe(5 * MINUTE);
+  });
+
+  it("an image missing in ECR fails before anything changes", async () => {
+    ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).rejects(Object.assign(new Error("not found"), { name: "ImageNotFoundException", $metadata: {} }));
+    rollout();
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("image-missing");
+    expect(error.message).toBe(`no image tagged ${NEW_COMMIT} in ECR repository "hono-ecr-service" in eu-west-1: publish it first (dagger call aws ... publish), or check the lifecycle policy has not expired it`);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
+  it("an image without the tasks' architecture fails before anything changes", async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64"]) }] });
+    rollout();
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("wrong-architecture");
+    expect(error.message).toContain(`image ${NEW_DIGEST} has linux/amd64, but staging runs linux/arm64 tasks`);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
+  it("never races another deploy: a deployment under way is refused before anything changes", async () => {
+    ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/other", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]));
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("in-progress");
+    expect(error.message).toMatch(/^another deployment of staging is under way: ecs-svc\/other \(PRIMARY, IN_PROGRESS, .*task-definition\/hono-ecr-service-staging:2.*; nothing was changed$/);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
+  it("an HTTPS environment without --url is refused before anything changes (the certificate names the domain)", async () => {
+    elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 443, Protocol: "HTTPS" }, { Port: 80, Protocol: "HTTP" }] });
+    rollout();
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(InputError);
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow("pass --url=https://<your domain>");
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
+  it("a completed rollout whose /version keeps answering the old commit fails: not serving", async () => {
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    versionAnswers = [OLD_COMMIT];
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 2 * MINUTE }).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("not-serving");
+    expect(error.message).toBe(`GET http://${address}/version did not report ${NEW_COMMIT} 3 times in a row before the deadline; last: commit "${OLD_COMMIT}"`);
+  });
+
+  it("new tasks that never turn healthy in the target group fail, with the target group's reason", async () => {
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: "unhealthy", Reason: "Target.ResponseCodeMismatch" } }] });
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 2 * MINUTE }).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("not-serving");
+    expect(error.message).toBe("the new tasks are not healthy in the target group: 10.0.1.5: unhealthy (Target.ResponseCodeMismatch); 10.0.2.6: not registered");
+  });
+
+  it("throttling that outlasts the SDK's retries fails with one line naming the action", async () => {
+    ecs.on(DescribeServicesCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { attempts: 5 } }));
+    const error = await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AwsError);
+    expect((error as Error).message).toBe('ECS throttled ecs:DescribeServices on service "web" in cluster "hono-ecr-service-staging" in eu-west-1 and 5 attempts were used up: retry later');
+  });
+
+  it("a missing service points at the stack to deploy", async () => {
+    ecs.on(DescribeServicesCommand).resolves({ services: [], failures: [{ reason: "MISSING" }] });
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(
+      'ECS has no active service "web" in cluster "hono-ecr-service-staging" in eu-west-1 (MISSING): deploy the runtime stack first: npx cdk deploy HonoService-staging',
+    );
+  });
+});
+
+describe("rollback and status", () => {
+  it("rolls back to the revision the running one replaced, with the same checks", async () => {
+    let call = 0;
+    const answers = [
+      service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]),
+      service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]),
+    ];
+    ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
+    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+    versionAnswers = [OLD_COMMIT];
+    const report = await rollbackRelease(testRuntime(), target, options);
+    expect(report).toMatchObject({ commit: OLD_COMMIT, taskDefinition: TD1, previousTaskDefinition: TD2, unchanged: false });
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input.taskDefinition).toBe(TD1);
+    expect(formatDeploy(report, "rolled back")).toMatch(new RegExp(`^rolled back ${OLD_COMMIT} to staging in `));
+  });
+
+  it("refuses when the running revision records no previous one", async () => {
+    rollout();
+    const error = (await rollbackRelease(testRuntime(), target, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("no-previous");
+    expect(error.message).toContain(`staging runs ${TD1}, which deploy did not register: no earlier revision is recorded`);
+  });
+
+  it("status says what runs, for a person and as JSON", async () => {
+    ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED", { rolloutStateReason: "ECS deployment ecs-svc/new completed." })], [{ id: "e", message: "steady" }]));
+    const report = await serviceStatus(testRuntime(), target);
+    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, digest: NEW_DIGEST, taskDefinition: TD2, running: 2, desired: 2 });
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+    const text = formatStatus(report);
+    expect(text).toContain(`release:         ${NEW_COMMIT}`);
+    expect(text).toContain("deployment:      ecs-svc/new PRIMARY COMPLETED (ECS deployment ecs-svc/new completed.)");
+  });
+});
