@@ -71,7 +71,10 @@ function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number 
   return {
     clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
     now: () => clock.now,
-    sleep: async (ms) => void (clock.now += ms),
+    sleep: (ms) => {
+      clock.now += ms;
+      return Promise.resolve();
+    },
     log: (line) => lines.push(line),
     fetch: globalThis.fetch,
     pollMs: 10_000,
@@ -150,9 +153,6 @@ function baseAnswers(): void {
   elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
   elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
   ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD2 } });
-  ecs.on(UpdateServiceCommand).resolves(
-    service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]) as never as { service: Service },
-  );
   ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] }));
   ecs.on(ListTasksCommand, { desiredStatus: "RUNNING" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t1", "arn:aws:ecs:eu-west-1:123456789012:task/c/t2"] });
   ecs.on(DescribeTasksCommand).resolves({
