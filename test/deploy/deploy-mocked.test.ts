@@ -14,6 +14,7 @@ import {
   UpdateServiceCommand,
   waitUntilServicesStable,
   type Deployment,
+  type DeploymentRolloutState,
   type Service,
 } from "@aws-sdk/client-ecs";
 import {
@@ -83,7 +84,7 @@ function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number 
   };
 }
 
-const deployment = (id: string, taskDefinition: string, status: string, rolloutState: string, extra: Partial<Deployment> = {}): Deployment => ({
+const deployment = (id: string, taskDefinition: string, status: string, rolloutState: DeploymentRolloutState, extra: Partial<Deployment> = {}): Deployment => ({
   id,
   taskDefinition,
   status,
@@ -117,7 +118,7 @@ function revision(arn: string, digest: string, tags: { key: string; value: strin
     taskDefinition: {
       taskDefinitionArn: arn,
       family: "hono-ecr-service-staging",
-      status: "ACTIVE",
+      status: "ACTIVE" as const,
       revision: Number(arn.split(":").pop()),
       networkMode: "awsvpc" as const,
       cpu: "256",
@@ -129,7 +130,6 @@ function revision(arn: string, digest: string, tags: { key: string; value: strin
       containerDefinitions: [{ name: "service", image: `${REGISTRY}/hono-ecr-service@${digest}`, essential: true, user: "1000:1000", readonlyRootFilesystem: true, environment: [{ name: "PORT", value: "8080" }] }],
       compatibilities: ["EC2" as const, "FARGATE" as const],
       registeredAt: new Date(0),
-      status_: undefined,
     },
     tags,
   };
