@@ -16,6 +16,7 @@ const app = new App();
 const settings = readIdentitySettings((key) => app.node.tryGetContext(key), process.env.CDK_DEFAULT_REGION);
 new GithubActionsIdentityStack(app, "GithubActionsEcrIdentity", {
   settings,
+  environments: Object.keys(ENVIRONMENTS),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: settings.region },
   description: `GitHub Actions OIDC roles for ${settings.githubRepository} to publish to ECR ${settings.ecrRepository}`,
 });

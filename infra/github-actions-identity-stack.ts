@@ -2,6 +2,7 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
 import { subjectPrefixes, type IdentitySettings } from "./config.js";
+import { deployStatements } from "./deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "./ecr-permissions.js";
 
 /** GitHub's OIDC issuer and the audience configure-aws-credentials asks for. */
@@ -29,16 +30,21 @@ export function environmentSubjects(settings: IdentitySettings, environment: str
 /** The stack's settings plus the usual stack props. */
 export interface GithubActionsIdentityStackProps extends StackProps {
   settings: IdentitySettings;
+  /** The environments (infra/environments.ts) that get a deploy role each. */
+  environments: string[];
 }
 
 /**
  * The AWS identity GitHub Actions needs to ship the service: the GitHub OIDC provider, a publish role (push to one ECR
- * repository, from one branch) and a registry role (create and configure that repository, only from jobs in a GitHub
- * environment that a repository admin can protect with required reviewers). No long-lived keys.
+ * repository, from one branch), a registry role (create and configure that repository) and a deploy role per environment
+ * (roll a release out to that environment's ECS service), the last two only from jobs in their GitHub environment, which a
+ * repository admin can protect with required reviewers. No long-lived keys.
  */
 export class GithubActionsIdentityStack extends Stack {
   readonly publishRole: Role;
   readonly registryRole: Role;
+  /** One per environment, by environment name. */
+  readonly deployRoles: Record<string, Role> = {};
 
   constructor(scope: Construct, id: string, props: GithubActionsIdentityStackProps) {
     super(scope, id, props);
@@ -73,6 +79,17 @@ export class GithubActionsIdentityStack extends Stack {
       description: `GitHub Actions (${settings.githubRepository}, environment ${settings.registryEnvironment}) creates and configures ECR ${settings.ecrRepository}`,
     });
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_ACTIONS, resources: [repositoryArn] }));
+
+    for (const environment of props.environments) {
+      const id = `DeployRole${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
+      const role = new Role(this, id, {
+        assumedBy: trusted(environmentSubjects(settings, environment)),
+        description: `GitHub Actions (${settings.githubRepository}, environment ${environment}) deploys to the ${environment} ECS service`,
+      });
+      for (const statement of deployStatements(this, environment, settings.ecrRepository)) role.addToPolicy(statement);
+      this.deployRoles[environment] = role;
+      new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment ${environment}` });
+    }
 
     new CfnOutput(this, "PublishRoleArn", { value: this.publishRole.roleArn, description: "Repository variable AWS_PUBLISH_ROLE_ARN" });
     new CfnOutput(this, "RegistryRoleArn", { value: this.registryRole.roleArn, description: "Repository variable AWS_REGISTRY_ROLE_ARN" });

@@ -44,7 +44,7 @@ import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME } from "../dagger/src/deploy/names.js";
+import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
 import { ALB_IDLE_TIMEOUT_SECONDS, type EnvironmentSettings } from "./environments.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
@@ -171,7 +171,12 @@ export class ServiceStack extends Stack {
       logGroupName: `/ecs/${clusterName(settings.name)}/${ECS_SERVICE_NAME}`,
       retention: settings.logRetentionDays as RetentionDays,
     });
+    const ecsTasks = new ServicePrincipal("ecs-tasks.amazonaws.com");
     const taskDefinition = new FargateTaskDefinition(this, "TaskDefinition", {
+      family: taskFamily(settings.name),
+      // Named, so that each environment's deploy role may pass exactly these two roles (infra/deploy-permissions.ts).
+      taskRole: new Role(this, "TaskRole", { roleName: taskRoleName(settings.name), assumedBy: ecsTasks, description: `${settings.name}: the service's own AWS permissions (none yet)` }),
+      executionRole: new Role(this, "ExecutionRole", { roleName: executionRoleName(settings.name), assumedBy: ecsTasks, description: `${settings.name}: ECS pulls the image and writes the logs` }),
       cpu: settings.cpu,
       memoryLimitMiB: settings.memoryMiB,
       runtimePlatform: { cpuArchitecture: CpuArchitecture.of(settings.architecture), operatingSystemFamily: OperatingSystemFamily.LINUX },

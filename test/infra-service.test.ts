@@ -4,7 +4,7 @@
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
+import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, serviceStackName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER } from "../dagger/src/versions.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
@@ -157,6 +157,7 @@ describe.each(environments)("service stack: %s", (name) => {
   it("runs the image by digest from the repository, as the image's user, read-only, with a node health check and non-blocking logs", () => {
     const definition = propertiesOf(template, "AWS::ECS::TaskDefinition");
     expect(definition).toMatchObject({
+      Family: taskFamily(name),
       Cpu: String(config.cpu),
       Memory: String(config.memoryMiB),
       RequiresCompatibilities: ["FARGATE"],
@@ -280,6 +281,9 @@ describe.each(environments)("service stack: %s", (name) => {
     }
     // No role gets a managed policy (they are written for every resource of a kind).
     for (const role of Object.values(template.findResources("AWS::IAM::Role")) as Resource[]) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    // The roles have the names the deploy role may pass (and nothing else may be passed).
+    const roleNames = (Object.values(template.findResources("AWS::IAM::Role")) as Resource[]).map((role) => role.Properties.RoleName as string | undefined);
+    expect(roleNames).toEqual(expect.arrayContaining([taskRoleName(name), executionRoleName(name)]));
     // The task role has nothing until the service needs something.
     const taskRoleId = propertiesOf(template, "AWS::ECS::TaskDefinition").TaskRoleArn["Fn::GetAtt"][0];
     for (const policy of Object.values(template.findResources("AWS::IAM::Policy")) as Resource[]) expect(policy.Properties.Roles).not.toContainEqual({ Ref: taskRoleId });

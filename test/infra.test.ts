@@ -4,6 +4,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
+import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 
@@ -12,7 +13,7 @@ const settings = (overrides: Record<string, string> = {}): IdentitySettings => r
 
 function synth(overrides: Record<string, string> = {}): Template {
   const app = new App();
-  const stack = new GithubActionsIdentityStack(app, "Identity", { settings: settings(overrides), env: { account: "123456789012", region: "eu-west-1" } });
+  const stack = new GithubActionsIdentityStack(app, "Identity", { settings: settings(overrides), environments: ["staging", "production"], env: { account: "123456789012", region: "eu-west-1" } });
   return Template.fromStack(stack);
 }
 
@@ -53,15 +54,17 @@ describe("GitHub Actions identity stack", () => {
 
   it("trusts the publish role to main and the registry role to the registry environment, in both sub forms", () => {
     const template = synth();
-    template.resourceCountIs("AWS::IAM::Role", 2);
+    template.resourceCountIs("AWS::IAM::Role", 4);
     const subjects = {
       PublishRole: ["repo:acme/shop:ref:refs/heads/main", "repo:acme@1111/shop@2222:ref:refs/heads/main"],
       RegistryRole: ["repo:acme/shop:environment:registry", "repo:acme@1111/shop@2222:environment:registry"],
+      DeployRoleStaging: ["repo:acme/shop:environment:staging", "repo:acme@1111/shop@2222:environment:staging"],
+      DeployRoleProduction: ["repo:acme/shop:environment:production", "repo:acme@1111/shop@2222:environment:production"],
     };
     // Exactly these documents: no other condition (no StringLike wildcard), no other principal.
     const [providerId] = Object.keys(template.findResources("AWS::IAM::OIDCProvider"));
     const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: unknown } }>;
-    expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(["PublishRole", "RegistryRole"]);
+    expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(["DeployRoleProduction", "DeployRoleStaging", "PublishRole", "RegistryRole"]);
     for (const [id, role] of Object.entries(roles)) {
       const sub = subjects[id.replace(/[0-9A-F]{8}$/, "") as keyof typeof subjects];
       expect(role.Properties.AssumeRolePolicyDocument).toEqual({
@@ -116,9 +119,39 @@ describe("GitHub Actions identity stack", () => {
     expect(REGISTRY_ACTIONS).toContain("ecr:PutLifecyclePolicy");
   });
 
+  it("lets each deploy role touch only its environment: its service, family, tasks, the repository, its two task roles", () => {
+    const statements = statementsOf(synth(), "DeployRoleStaging") as { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+    const ecsArn = (resource: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:ecs:eu-west-1:123456789012:${resource}`]] });
+    const iamArn = (name: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/${name}`]] });
+    expect(statements).toEqual([
+      { Action: SERVICE_ACTIONS, Effect: "Allow", Resource: ecsArn("service/hono-ecr-service-staging/web") },
+      { Action: TASK_DEFINITION_ACTIONS, Effect: "Allow", Resource: "*" },
+      { Action: "ecs:TagResource", Effect: "Allow", Resource: ecsArn("task-definition/hono-ecr-service-staging:*"), Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } } },
+      { Action: "ecs:ListTasks", Effect: "Allow", Resource: "*", Condition: { ArnEquals: { "ecs:cluster": ecsArn("cluster/hono-ecr-service-staging") } } },
+      { Action: "ecs:DescribeTasks", Effect: "Allow", Resource: ecsArn("task/hono-ecr-service-staging/*") },
+      { Action: LOAD_BALANCER_READ_ACTIONS, Effect: "Allow", Resource: "*" },
+      { Action: IMAGE_READ_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      {
+        Action: "iam:PassRole",
+        Effect: "Allow",
+        Resource: [iamArn("hono-ecr-service-staging-task"), iamArn("hono-ecr-service-staging-execution")],
+        Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+      },
+    ]);
+    // Production's role names production's resources only.
+    const production = JSON.stringify(statementsOf(synth(), "DeployRoleProduction"));
+    expect(production).toContain("service/hono-ecr-service-production/web");
+    expect(production).not.toContain("staging");
+    // "*" only for actions without resource-level permissions.
+    for (const statement of statements.filter((candidate) => candidate.Resource === "*")) {
+      for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS]).toContain(action);
+    }
+  });
+
   it("outputs the values for the repository variables", () => {
     const outputs = synth().findOutputs("*");
-    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn"]);
+    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "DeployRoleProductionArn", "DeployRoleStagingArn", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn"]);
+    expect(outputs.DeployRoleStagingArn!.Description).toBe("Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment staging");
     expect(outputs.PublishRoleArn!.Description).toBe("Repository variable AWS_PUBLISH_ROLE_ARN");
     expect(outputs.EcrRepositoryName!.Value).toBe("shop/web");
   });

@@ -31,6 +31,7 @@ import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStat
 import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
+import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
 
 const ecs = mockClient(ECSClient);
@@ -392,5 +393,45 @@ describe("rollback and status", () => {
     const text = formatStatus(report);
     expect(text).toContain(`release:         ${NEW_COMMIT}`);
     expect(text).toContain("deployment:      ecs-svc/new PRIMARY COMPLETED (ECS deployment ecs-svc/new completed.)");
+  });
+});
+
+describe("the deploy role's permissions (infra/deploy-permissions.ts) are the calls deploy, rollback and status make", () => {
+  /** Every AWS action the mocked clients were asked for so far, as IAM names it. */
+  const actionsCalled = () =>
+    new Set([
+      ...ecs.calls().map((call) => `ecs:${call.args[0].constructor.name.replace(/Command$/, "")}`),
+      ...elb.calls().map((call) => `elasticloadbalancing:${call.args[0].constructor.name.replace(/Command$/, "")}`),
+      ...ecr.calls().map((call) => `ecr:${call.args[0].constructor.name.replace(/Command$/, "")}`),
+    ]);
+
+  it("a deploy that succeeds, one the circuit breaker rolls back, and a status call exactly the listed actions (a rollback calls a subset)", async () => {
+    const seen = new Set<string>();
+    const collect = () => {
+      for (const action of actionsCalled()) seen.add(action);
+    };
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options);
+    const registered = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    collect();
+
+    ecs.reset();
+    baseAnswers();
+    rollout(service([deployment("ecs-svc/rollback", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "FAILED", { rolloutStateReason: "circuit breaker" })]));
+    ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: ["t9"] });
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(DeployError);
+    collect();
+
+    ecs.reset();
+    baseAnswers();
+    ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    await serviceStatus(testRuntime(), target);
+    collect();
+
+    // Registering with tags needs ecs:TagResource, and a revision with roles needs iam:PassRole for them.
+    expect(registered.tags!.map((tag) => tag.key)).toEqual([RELEASE_TAG, PREVIOUS_TAG]);
+    expect([registered.taskRoleArn, registered.executionRoleArn]).toEqual([expect.stringMatching(/:role\/hono-ecr-service-staging-task$/), expect.stringMatching(/:role\/hono-ecr-service-staging-execution$/)]);
+    const implied = ["ecs:TagResource", "iam:PassRole"];
+    expect([...seen].sort()).toEqual(DEPLOY_ACTIONS.filter((action) => !implied.includes(action)).sort());
   });
 });

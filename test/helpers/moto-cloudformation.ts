@@ -129,7 +129,7 @@ export async function createStackInMoto(url: string, stackName: string, template
       StackName: stackName,
       TemplateBody: JSON.stringify(template),
       Parameters: Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-      Capabilities: ["CAPABILITY_IAM"],
+      Capabilities: ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     }),
   );
   const deadline = Date.now() + 60_000;

@@ -24,3 +24,16 @@ export function clusterName(environment: string): string {
 export function serviceStackName(environment: string): string {
   return `HonoService-${environment}`;
 }
+
+/** The task definition family of `environment` (deploy registers its revisions; the deploy role may tag only these). */
+export function taskFamily(environment: string): string {
+  return `${APP_NAME}-${environment}`;
+}
+
+/** The IAM roles of `environment`'s tasks, named so the deploy role can be allowed to pass exactly these two. */
+export function taskRoleName(environment: string): string {
+  return `${APP_NAME}-${environment}-task`;
+}
+export function executionRoleName(environment: string): string {
+  return `${APP_NAME}-${environment}-execution`;
+}

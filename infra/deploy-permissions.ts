@@ -1,0 +1,66 @@
+/**
+ * What each environment's deploy role may do: the calls `dagger call aws ... deploy | rollback | status` make
+ * (test/deploy/deploy-mocked.test.ts records them and fails when this list and the code drift apart), each on the
+ * narrowest resource IAM allows. The single source for the identity stack's deploy roles and the README's table.
+ */
+import { ArnFormat, Stack } from "aws-cdk-lib";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { clusterName, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
+
+/** On the environment's ECS service: read it (deployments, events) and point it at a revision. */
+export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
+/** Read the running revision and register the next one: ECS has no resource-level permissions for these two. */
+export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"];
+/** Tag a revision as it is registered (release, previous revision): only the environment's family, only on create. */
+export const TAG_ON_CREATE_ACTIONS = ["ecs:TagResource"];
+/** The service's tasks: list them (condition: the environment's cluster) and describe them (the cluster's tasks). */
+export const LIST_TASKS_ACTIONS = ["ecs:ListTasks"];
+export const DESCRIBE_TASKS_ACTIONS = ["ecs:DescribeTasks"];
+/** Target health and the load balancer's address: Elastic Load Balancing's Describe actions take no resource. */
+export const LOAD_BALANCER_READ_ACTIONS = [
+  "elasticloadbalancing:DescribeTargetGroups",
+  "elasticloadbalancing:DescribeTargetHealth",
+  "elasticloadbalancing:DescribeLoadBalancers",
+  "elasticloadbalancing:DescribeListeners",
+];
+/** Find the release in the repository and read its manifest (platforms). */
+export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage"];
+/** Hand the environment's two task roles to ECS with a new revision. */
+export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
+
+/** Every action a deploy role has, as the API calls name them. */
+export const DEPLOY_ACTIONS = [
+  ...SERVICE_ACTIONS,
+  ...TASK_DEFINITION_ACTIONS,
+  ...TAG_ON_CREATE_ACTIONS,
+  ...LIST_TASKS_ACTIONS,
+  ...DESCRIBE_TASKS_ACTIONS,
+  ...LOAD_BALANCER_READ_ACTIONS,
+  ...IMAGE_READ_ACTIONS,
+  ...PASS_ROLE_ACTIONS,
+];
+
+/** The policy statements of `environment`'s deploy role in `stack`'s account and region. */
+export function deployStatements(stack: Stack, environment: string, ecrRepository: string): PolicyStatement[] {
+  const arn = (service: string, resource: string, resourceName: string) => stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  const cluster = clusterName(environment);
+  const clusterArn = arn("ecs", "cluster", cluster);
+  const statement = (actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
+    new PolicyStatement({ effect: Effect.ALLOW, actions, resources, ...(conditions ? { conditions } : {}) });
+  return [
+    statement(SERVICE_ACTIONS, [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`)]),
+    statement(TASK_DEFINITION_ACTIONS, ["*"]),
+    statement(TAG_ON_CREATE_ACTIONS, [stack.formatArn({ service: "ecs", resource: "task-definition", resourceName: `${taskFamily(environment)}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })], {
+      StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" },
+    }),
+    statement(LIST_TASKS_ACTIONS, ["*"], { ArnEquals: { "ecs:cluster": clusterArn } }),
+    statement(DESCRIBE_TASKS_ACTIONS, [arn("ecs", "task", `${cluster}/*`)]),
+    statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
+    statement(IMAGE_READ_ACTIONS, [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
+    statement(
+      PASS_ROLE_ACTIONS,
+      [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),
+      { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+    ),
+  ];
+}
