@@ -3,7 +3,8 @@
  * (test/deploy/deploy-mocked.test.ts records them and fails when this list and the code drift apart), each on the
  * narrowest resource IAM allows. The single source for the identity stack's deploy roles and the README's table.
  */
-import { ArnFormat, Stack } from "aws-cdk-lib";
+import type { Stack } from "aws-cdk-lib";
+import { ArnFormat } from "aws-cdk-lib";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { clusterName, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 
