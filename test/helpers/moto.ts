@@ -32,11 +32,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts moto and waits until it answers; points the AWS SDK's ECR client at it through AWS_ENDPOINT_URL_ECR. */
-export async function startMoto(): Promise<Moto> {
+/**
+ * Starts moto and waits until it answers; points the AWS SDK's ECR client at it through AWS_ENDPOINT_URL_ECR.
+ * `env` is moto's own configuration (e.g. MOTO_ECS_SERVICE_RUNNING: how many tasks its ECS services report running).
+ */
+export async function startMoto(env: Record<string, string> = {}): Promise<Moto> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = Date.now() + 30_000;
