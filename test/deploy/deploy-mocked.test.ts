@@ -1,70 +1,53 @@
 // deploy, rollback and status where moto cannot go: rollouts that progress, fail, get rolled back by the circuit
 // breaker or an alarm, or outlast the timeout (aws-sdk-client-mock, mocked ECS/ELB/ECR clients), with a fake clock and
 // the /version check against a real loopback HTTP server.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   waitUntilServicesStable,
-  type Deployment,
-  type DeploymentRolloutState,
-  type Service,
 } from "@aws-sdk/client-ecs";
-import {
-  DescribeListenersCommand,
-  DescribeLoadBalancersCommand,
-  DescribeTargetGroupsCommand,
-  DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client,
-} from "@aws-sdk/client-elastic-load-balancing-v2";
-import { mockClient } from "aws-sdk-client-mock";
+import { DescribeListenersCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AwsError } from "../../dagger/src/aws-errors.js";
 import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus, type DeployRuntime } from "../../dagger/src/deploy/deploy.js";
-import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
+import {
+  baseAnswers,
+  deployment,
+  ecr,
+  ecs,
+  elb,
+  INDEX,
+  NEW_COMMIT,
+  NEW_DIGEST,
+  OLD_COMMIT,
+  OLD_DIGEST,
+  REGISTRY,
+  revision,
+  rollout,
+  service,
+  startVersionServer,
+  target,
+  TD1,
+  TD2,
+  type VersionServer,
+} from "../helpers/ecs-mocks.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
 
-const ecs = mockClient(ECSClient);
-const elb = mockClient(ElasticLoadBalancingV2Client);
-const ecr = mockClient(ECRClient);
-
-const REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-const OLD_COMMIT = "1111111111111111111111111111111111111111";
-const NEW_COMMIT = "2222222222222222222222222222222222222222";
-const OLD_DIGEST = `sha256:${"a".repeat(64)}`;
-const NEW_DIGEST = `sha256:${"b".repeat(64)}`;
-const TD1 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:1";
-const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:2";
-const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
-const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
-const target = serviceTarget("staging", "eu-west-1");
 const MINUTE = 60_000;
-
-/** The /version server: answers `commits` in turn, then the last one forever. */
-let versionServer: http.Server;
-let versionAnswers: string[] = [];
-let versionRequests = 0;
-let address = "";
+let version: VersionServer;
 beforeAll(async () => {
-  versionServer = http.createServer((_request, response) => {
-    const commit = versionAnswers[Math.min(versionRequests, versionAnswers.length - 1)];
-    versionRequests++;
-    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name: "hono-ecr-service", commit }));
-  });
-  await new Promise<void>((resolve) => versionServer.listen(0, "127.0.0.1", resolve));
-  address = `127.0.0.1:${(versionServer.address() as AddressInfo).port}`;
+  version = await startVersionServer();
 });
-afterAll(() => versionServer.close());
+afterAll(() => version.close());
 
 /** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
 function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
@@ -85,97 +68,13 @@ function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number 
   };
 }
 
-const deployment = (id: string, taskDefinition: string, status: string, rolloutState: DeploymentRolloutState, extra: Partial<Deployment> = {}): Deployment => ({
-  id,
-  taskDefinition,
-  status,
-  rolloutState,
-  desiredCount: 2,
-  runningCount: rolloutState === "COMPLETED" ? 2 : 0,
-  pendingCount: 0,
-  failedTasks: 0,
-  createdAt: new Date(0),
-  ...extra,
-});
-const service = (deployments: Deployment[], events: { id: string; message: string }[] = [], extra: Partial<Service> = {}): { services: Service[] } => ({
-  services: [
-    {
-      serviceName: "web",
-      status: "ACTIVE",
-      desiredCount: 2,
-      runningCount: deployments.filter((d) => d.status === "PRIMARY").reduce((sum, d) => sum + (d.runningCount ?? 0), 0),
-      pendingCount: 0,
-      deployments,
-      loadBalancers: [{ targetGroupArn: TG, containerName: "service", containerPort: 8080 }],
-      events: events.map((event) => ({ ...event, createdAt: new Date(0) })),
-      ...extra,
-    },
-  ],
-});
-const STEADY = service([deployment("ecs-svc/old", TD1, "PRIMARY", "COMPLETED")], [{ id: "e0", message: "(service web) has reached a steady state." }]);
-
-function revision(arn: string, digest: string, tags: { key: string; value: string }[] = [], architecture = "ARM64") {
-  return {
-    taskDefinition: {
-      taskDefinitionArn: arn,
-      family: "hono-ecr-service-staging",
-      status: "ACTIVE" as const,
-      revision: Number(arn.split(":").pop()),
-      networkMode: "awsvpc" as const,
-      cpu: "256",
-      memory: "512",
-      requiresCompatibilities: ["FARGATE" as const],
-      runtimePlatform: { cpuArchitecture: architecture as "ARM64", operatingSystemFamily: "LINUX" as const },
-      executionRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-execution",
-      taskRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-task",
-      containerDefinitions: [{ name: "service", image: `${REGISTRY}/hono-ecr-service@${digest}`, essential: true, user: "1000:1000", readonlyRootFilesystem: true, environment: [{ name: "PORT", value: "8080" }] }],
-      compatibilities: ["EC2" as const, "FARGATE" as const],
-      registeredAt: new Date(0),
-    },
-    tags,
-  };
-}
-const INDEX = (platforms: string[]) =>
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: platforms.map((platform, i) => ({ digest: `sha256:${String(i).repeat(64)}`, platform: { os: platform.split("/")[0], architecture: platform.split("/")[1] } })),
-  });
-
-/** The answers every deploy gets before it changes anything: the running service, its revision, the release in ECR, the load balancer. */
-function baseAnswers(): void {
-  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves(revision(TD1, OLD_DIGEST));
-  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD2 }).resolves(revision(TD2, NEW_DIGEST, [{ key: RELEASE_TAG, value: NEW_COMMIT }, { key: PREVIOUS_TAG, value: TD1 }]));
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
-  ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
-  elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
-  elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
-  elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
-  ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD2 } });
-  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] }));
-  ecs.on(ListTasksCommand, { desiredStatus: "RUNNING" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t1", "arn:aws:ecs:eu-west-1:123456789012:task/c/t2"] });
-  ecs.on(DescribeTasksCommand).resolves({
-    tasks: ["10.0.1.5", "10.0.2.6"].map((ip, i) => ({ taskArn: `arn:aws:ecs:eu-west-1:123456789012:task/c/t${i + 1}`, taskDefinitionArn: TD2, attachments: [{ details: [{ name: "privateIPv4Address", value: ip }] }] })),
-  });
-  elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: ["10.0.1.5", "10.0.2.6"].map((ip) => ({ Target: { Id: ip, Port: 8080 }, TargetHealth: { State: "healthy" } })) });
-}
-
-/** DescribeServices answers in turn: the steady service first (what deploy finds), then `afterUpdate`, the last one repeating. */
-function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
-  let call = 0;
-  const answers = [STEADY, ...afterUpdate];
-  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-}
-
 const options = { timeoutMs: 20 * MINUTE, checks: 3 };
 const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });
 
 beforeEach(() => {
-  versionAnswers = [NEW_COMMIT];
-  versionRequests = 0;
-  baseAnswers();
+  version.answers = [NEW_COMMIT];
+  version.requests = 0;
+  baseAnswers(version.address);
 });
 afterEach(() => {
   ecs.reset();
@@ -192,10 +91,10 @@ describe("deploy: success only when the release serves", () => {
       ]),
       service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED", { runningCount: 2 })], [{ id: "e2", message: "(service web) has reached a steady state." }]),
     );
-    versionAnswers = [OLD_COMMIT, OLD_COMMIT, NEW_COMMIT];
+    version.answers = [OLD_COMMIT, OLD_COMMIT, NEW_COMMIT];
     const runtime = testRuntime();
     const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
-    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`, taskDefinition: TD2, previousTaskDefinition: TD1, url: `http://${address}`, unchanged: false });
+    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`, taskDefinition: TD2, previousTaskDefinition: TD1, url: `http://${version.address}`, unchanged: false });
     expect(runtime.lines).toEqual(
       expect.arrayContaining([
         expect.stringContaining(`registered ${TD2}`),
@@ -203,11 +102,11 @@ describe("deploy: success only when the release serves", () => {
         expect.stringContaining("has started 2 tasks"),
         "deployment ecs-svc/new: COMPLETED, running 2 of 2, pending 0, failed 0",
         "target group: the 2 new task(s) are healthy (10.0.1.5, 10.0.2.6)",
-        `GET http://${address}/version: 3 answers in a row report ${NEW_COMMIT}`,
+        `GET http://${version.address}/version: 3 answers in a row report ${NEW_COMMIT}`,
       ]),
     );
     // The old commit answered twice first: the count started over, and 3 new answers followed.
-    expect(versionRequests).toBe(5);
+    expect(version.requests).toBe(5);
     expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input).toEqual({ cluster: "hono-ecr-service-staging", service: "web", taskDefinition: TD2 });
     expect(formatDeploy(report, "deployed")).toMatch(new RegExp(`^deployed ${NEW_COMMIT} to staging in \\dm\\d\\ds\\n`));
   });
@@ -331,10 +230,10 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
 
   it("a completed rollout whose /version keeps answering the old commit fails: not serving", async () => {
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
-    versionAnswers = [OLD_COMMIT];
+    version.answers = [OLD_COMMIT];
     const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 2 * MINUTE }).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("not-serving");
-    expect(error.message).toBe(`GET http://${address}/version did not report ${NEW_COMMIT} 3 times in a row before the deadline; last: commit "${OLD_COMMIT}"`);
+    expect(error.message).toBe(`GET http://${version.address}/version did not report ${NEW_COMMIT} 3 times in a row before the deadline; last: commit "${OLD_COMMIT}"`);
   });
 
   it("new tasks that never turn healthy in the target group fail, with the target group's reason", async () => {
@@ -370,7 +269,7 @@ describe("rollback and status", () => {
     ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
     ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
     ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
-    versionAnswers = [OLD_COMMIT];
+    version.answers = [OLD_COMMIT];
     const report = await rollbackRelease(testRuntime(), target, options);
     expect(report).toMatchObject({ commit: OLD_COMMIT, taskDefinition: TD1, previousTaskDefinition: TD2, unchanged: false });
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
@@ -416,14 +315,14 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     collect();
 
     ecs.reset();
-    baseAnswers();
+    baseAnswers(version.address);
     rollout(service([deployment("ecs-svc/rollback", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "FAILED", { rolloutStateReason: "circuit breaker" })]));
     ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: ["t9"] });
     await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(DeployError);
     collect();
 
     ecs.reset();
-    baseAnswers();
+    baseAnswers(version.address);
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     await serviceStatus(testRuntime(), target);
     collect();

@@ -1,0 +1,151 @@
+/**
+ * An ECS service, its revisions, its release in ECR and its load balancer as mocked AWS clients answer them
+ * (aws-sdk-client-mock: every client of these classes, the pipeline's own included), and a loopback /version server.
+ * For what moto cannot show: rollouts that progress, fail or roll back.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { BatchGetImageCommand, DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type Deployment,
+  type DeploymentRolloutState,
+  type Service,
+} from "@aws-sdk/client-ecs";
+import {
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { mockClient } from "aws-sdk-client-mock";
+import { PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+
+export const ecs = mockClient(ECSClient);
+export const elb = mockClient(ElasticLoadBalancingV2Client);
+export const ecr = mockClient(ECRClient);
+
+export const REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+export const OLD_COMMIT = "1111111111111111111111111111111111111111";
+export const NEW_COMMIT = "2222222222222222222222222222222222222222";
+export const OLD_DIGEST = `sha256:${"a".repeat(64)}`;
+export const NEW_DIGEST = `sha256:${"b".repeat(64)}`;
+export const TD1 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:1";
+export const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:2";
+const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
+const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
+export const target = serviceTarget("staging", "eu-west-1");
+
+/** A loopback server answering GET /version with `answers` in turn, then the last one forever. */
+export interface VersionServer {
+  /** host:port, what the mocked load balancer's DNS name says. */
+  address: string;
+  answers: string[];
+  requests: number;
+  close: () => void;
+}
+
+export async function startVersionServer(): Promise<VersionServer> {
+  const state: VersionServer = { address: "", answers: [NEW_COMMIT], requests: 0, close: () => undefined };
+  const server = http.createServer((_request, response) => {
+    const commit = state.answers[Math.min(state.requests, state.answers.length - 1)];
+    state.requests++;
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name: "hono-ecr-service", commit }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  state.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () => server.close();
+  return state;
+}
+
+export const deployment = (id: string, taskDefinition: string, status: string, rolloutState: DeploymentRolloutState, extra: Partial<Deployment> = {}): Deployment => ({
+  id,
+  taskDefinition,
+  status,
+  rolloutState,
+  desiredCount: 2,
+  runningCount: rolloutState === "COMPLETED" ? 2 : 0,
+  pendingCount: 0,
+  failedTasks: 0,
+  createdAt: new Date(0),
+  ...extra,
+});
+export const service = (deployments: Deployment[], events: { id: string; message: string }[] = [], extra: Partial<Service> = {}): { services: Service[] } => ({
+  services: [
+    {
+      serviceName: "web",
+      status: "ACTIVE",
+      desiredCount: 2,
+      runningCount: deployments.filter((d) => d.status === "PRIMARY").reduce((sum, d) => sum + (d.runningCount ?? 0), 0),
+      pendingCount: 0,
+      deployments,
+      loadBalancers: [{ targetGroupArn: TG, containerName: "service", containerPort: 8080 }],
+      events: events.map((event) => ({ ...event, createdAt: new Date(0) })),
+      ...extra,
+    },
+  ],
+});
+export const STEADY = service([deployment("ecs-svc/old", TD1, "PRIMARY", "COMPLETED")], [{ id: "e0", message: "(service web) has reached a steady state." }]);
+
+export function revision(arn: string, digest: string, tags: { key: string; value: string }[] = [], architecture = "ARM64") {
+  return {
+    taskDefinition: {
+      taskDefinitionArn: arn,
+      family: "hono-ecr-service-staging",
+      status: "ACTIVE" as const,
+      revision: Number(arn.split(":").pop()),
+      networkMode: "awsvpc" as const,
+      cpu: "256",
+      memory: "512",
+      requiresCompatibilities: ["FARGATE" as const],
+      runtimePlatform: { cpuArchitecture: architecture as "ARM64", operatingSystemFamily: "LINUX" as const },
+      executionRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-execution",
+      taskRoleArn: "arn:aws:iam::123456789012:role/hono-ecr-service-staging-task",
+      containerDefinitions: [{ name: "service", image: `${REGISTRY}/hono-ecr-service@${digest}`, essential: true, user: "1000:1000", readonlyRootFilesystem: true, environment: [{ name: "PORT", value: "8080" }] }],
+      compatibilities: ["EC2" as const, "FARGATE" as const],
+      registeredAt: new Date(0),
+    },
+    tags,
+  };
+}
+export const INDEX = (platforms: string[]) =>
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: platforms.map((platform, i) => ({ digest: `sha256:${String(i).repeat(64)}`, platform: { os: platform.split("/")[0], architecture: platform.split("/")[1] } })),
+  });
+
+/** The answers every deploy gets before it changes anything: the running service, its revision, the release in ECR, the load balancer. */
+export function baseAnswers(address: string): void {
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves(revision(TD1, OLD_DIGEST));
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD2 }).resolves(revision(TD2, NEW_DIGEST, [{ key: RELEASE_TAG, value: NEW_COMMIT }, { key: PREVIOUS_TAG, value: TD1 }]));
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
+  ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
+  elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
+  elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
+  elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
+  ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD2 } });
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] }));
+  ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: [] });
+  ecs.on(ListTasksCommand, { desiredStatus: "RUNNING" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t1", "arn:aws:ecs:eu-west-1:123456789012:task/c/t2"] });
+  ecs.on(DescribeTasksCommand).resolves({
+    tasks: ["10.0.1.5", "10.0.2.6"].map((ip, i) => ({ taskArn: `arn:aws:ecs:eu-west-1:123456789012:task/c/t${i + 1}`, taskDefinitionArn: TD2, attachments: [{ details: [{ name: "privateIPv4Address", value: ip }] }] })),
+  });
+  elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: ["10.0.1.5", "10.0.2.6"].map((ip) => ({ Target: { Id: ip, Port: 8080 }, TargetHealth: { State: "healthy" } })) });
+}
+
+/** DescribeServices answers in turn: the steady service first (what deploy finds), then `afterUpdate`, the last one repeating. */
+export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
+  let call = 0;
+  const answers = [STEADY, ...afterUpdate];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+}
