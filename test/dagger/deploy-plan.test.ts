@@ -1,7 +1,7 @@
 // The Dagger functions aws.deploy, aws.rollback and aws.status against the fake engine (what they ask of it: the
 // credentials, nothing else) with mocked AWS clients behind them: every input checked before a secret is read or AWS is
 // called, the secrets never leaving the engine's secret store, and the reports they print.
-import { DescribeServicesCommand } from "@aws-sdk/client-ecs";
+import { DescribeServicesCommand, type ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Aws } from "../../dagger/src/aws.js";
 import type { Pipeline } from "../../dagger/src/index.js";
@@ -66,7 +66,8 @@ describe("aws deploy, rollback, status (fake engine, mocked AWS)", () => {
       expect(run.result).not.toContain(secret);
     }
     // The credentials reached the AWS clients.
-    expect(await ecs.calls()[0]!.thisValue.config.credentials()).toMatchObject({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY, sessionToken: SESSION });
+    const client = ecs.calls()[0]!.thisValue as ECSClient;
+    expect(await client.config.credentials()).toMatchObject({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY, sessionToken: SESSION });
   });
 
   it("status prints text, or JSON with --json", async () => {
