@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE } from "../dagger/src/versions.js";
 import { PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
+import { DEPLOY_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
 import { ENVIRONMENTS, renderEnvironmentTable, validateEnvironment } from "../infra/environments.js";
 import {
@@ -74,6 +75,8 @@ describe("README", () => {
     expect(actions(rows[0])).toEqual(LOGIN_ACTIONS);
     expect(actions(rows[1])).toEqual(PUBLISH_ACTIONS);
     expect(actions(rows[2])).toEqual(REGISTRY_ACTIONS);
+    const deployActions = rows.slice(3).flatMap((row) => [...(row[1] ?? "").matchAll(/`((?:ecs|ecr|elasticloadbalancing|iam):\w+)`/g)].map((match) => match[1]));
+    expect(deployActions.sort()).toEqual([...DEPLOY_ACTIONS].sort());
   });
 
   it("states the pinned versions the code uses", () => {

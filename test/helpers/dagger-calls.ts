@@ -71,6 +71,9 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
     const fn = object.functions.find((candidate) => kebab(candidate.name) === name);
     if (!fn) return [...problems, `${command}: no function named ${String(name)}${object === surface.objects[0] ? "" : ` on ${object.name}`}`];
     const given: string[] = [];
+    // Prose may elide a function's flags with "..." (`dagger call aws ... deploy`): its required ones are then not checked.
+    const elided = words[0] === "...";
+    if (elided) words.shift();
     while (words[0]?.startsWith("--")) {
       const word = words.shift()!;
       const flag = flagName(word);
@@ -81,7 +84,7 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
       if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
     }
     const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
-    for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} of ${name} is missing`);
+    if (!elided) for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} of ${name} is missing`);
     const next = surface.objects.find((candidate) => candidate.name === fn.returnType);
     if (next) {
       object = next;
