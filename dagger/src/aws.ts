@@ -17,6 +17,9 @@ import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/
 import { InputError, registryHost, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { buildImage, releaseImages, servicePackage } from "./release.js";
 import { smokeTest } from "./smoke.js";
+import { sbomCounts } from "./supply-chain/sbom.js";
+import { releaseSbom, vulnerabilityGate } from "./supply-chain/scan.js";
+import { validateSeverity } from "./supply-chain/vulnerabilities.js";
 
 /** Storage price of ECR (private repositories, per GB-month, most regions), for the lifecycle preview's cost column. */
 const ECR_STORAGE_USD_PER_GB_MONTH = 0.1;
@@ -85,8 +88,11 @@ export class Aws {
     platforms?: Platform[],
     /** Repository URL for the `org.opencontainers.image.source` label. */
     sourceUrl = "",
+    /** Lowest severity of a fixable vulnerability that stops the push (the vulnerability gate, as in `dagger call scan`). */
+    severity = "CRITICAL",
   ): Promise<string> {
     validateRepositoryName(repository);
+    const threshold = validateSeverity(severity);
     const extraTags = tags === undefined ? [] : validateTags(tags).map(validateReleaseTag);
     const platformList = validatePlatforms(platforms ?? DEFAULT_PLATFORMS);
     if (commit !== undefined) validateReleaseTag(validateTag(commit));
@@ -103,8 +109,14 @@ export class Aws {
       const images = await releaseImages(this.source, platformList as Platform[], release, sourceDateEpoch, sourceUrl);
       const native = await dag.defaultPlatform();
       const tested = images.get(native) ?? (await buildImage(this.source, undefined, release, sourceDateEpoch, sourceUrl));
-      lines.push(await smokeTest(tested, (await servicePackage(this.source)).name));
+      const pkg = await servicePackage(this.source);
+      lines.push(await smokeTest(tested, pkg.name));
       if (!images.has(native)) lines.push(`smoke-tested on ${native}, from the same bundle as the ${platformList.join(", ")} images`);
+      // The gate and the SBOM read the image that was smoke-tested; a failing gate stops here, before anything is pushed.
+      const [{ verdict, report }, bom] = await Promise.all([vulnerabilityGate(this.source, tested, threshold), releaseSbom(this.source, tested, { name: pkg.name, version: pkg.version, revision: release })]);
+      if (!verdict.passed) throw new Error(`publish refused: nothing was pushed\n${report}`);
+      const [gateSummary = ""] = report.split("\n");
+      lines.push(gateSummary, `sbom: ${formatCounts(sbomCounts(bom))} (dagger call sbom --commit=${release} export --path=sbom.cdx.json)`);
       const auth = await getRegistryAuth(client, context);
       const password = dag.setSecret("ecr-registry-password", auth.password);
       const pushed = await dag
@@ -273,6 +285,13 @@ export class Aws {
 }
 
 const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/** `12 components (apk 9, npm 3)`. */
+const formatCounts = (counts: Record<string, number>): string =>
+  `${Object.values(counts).reduce((sum, n) => sum + n, 0)} components (${Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([ecosystem, n]) => `${ecosystem} ${n}`)
+    .join(", ")})`;
 
 /**
  * The tag of the release: `commit` when given, else the repository's HEAD commit. Uncommitted changes are refused,

@@ -10,7 +10,12 @@ import { validateRegion } from "./ecr/validate.js";
 import { buildBundle, buildImage, releaseImages, servicePackage } from "./release.js";
 import { smokeTest } from "./smoke.js";
 import { nodeBuildEnv, runStage, testEnv } from "./stages.js";
+import { releaseSbom, vulnerabilityGate } from "./supply-chain/scan.js";
+import { validateSeverity } from "./supply-chain/vulnerabilities.js";
 import { SOURCE_IGNORE } from "./versions.js";
+
+/** The release SBOM's file name. */
+const SBOM_FILE = "sbom.cdx.json";
 
 /** Lints, tests, builds, smoke-tests and ships the Hono service. */
 @object()
@@ -114,8 +119,44 @@ export class Pipeline {
   }
 
   /**
-   * The CI job: lint, test, and build + smoke run in parallel; the build assembles the linux/amd64 and linux/arm64 images
-   * from one bundle and smoke-tests the engine's own. Fails if any stage fails, naming each one.
+   * The release SBOM (CycloneDX JSON): Alpine's packages and node as Syft finds them in the runtime image, and the npm
+   * packages the bundle inlines (`npm sbom` on the lockfile, which an image scanner cannot see), merged.
+   *
+   * Example: `dagger call sbom --commit=$(git rev-parse HEAD) export --path=sbom.cdx.json`
+   */
+  @func()
+  async sbom(
+    /** Platform of the image described (default: the engine's own). */
+    platform?: Platform,
+    /** The release's commit (the image's revision). */
+    commit = "unknown",
+  ): Promise<File> {
+    const pkg = await servicePackage(this.source);
+    const bom = await releaseSbom(this.source, await this.build(platform, commit), { name: pkg.name, version: pkg.version, revision: commit });
+    return dag.directory().withNewFile(SBOM_FILE, `${JSON.stringify(bom, null, 2)}\n`).file(SBOM_FILE);
+  }
+
+  /**
+   * The vulnerability gate: Trivy (pinned by digest, its database in a cache volume) scans the runtime image and the
+   * lockfile; fails on fixable vulnerabilities at or above --severity that security/vulnerability-allowlist.json does not
+   * accept, naming package, version, id and fixed version, and on any expired allow-list entry.
+   *
+   * Example: `dagger call scan --severity=HIGH`
+   */
+  @func()
+  async scan(
+    /** Lowest severity that fails the gate: LOW, MEDIUM, HIGH or CRITICAL. */
+    severity = "CRITICAL",
+  ): Promise<string> {
+    const threshold = validateSeverity(severity);
+    const { verdict, report } = await vulnerabilityGate(this.source, await this.build(), threshold);
+    if (!verdict.passed) throw new Error(report);
+    return report;
+  }
+
+  /**
+   * The CI job: lint, test, build + smoke and the vulnerability gate run in parallel; the build assembles the linux/amd64
+   * and linux/arm64 images from one bundle and smoke-tests the engine's own. Fails if any stage fails, naming each one.
    *
    * Example: `dagger call ci`
    */
@@ -131,6 +172,7 @@ export class Pipeline {
       ["lint", this.lint()],
       ["test", this.test()],
       ["build+smoke", buildAndSmoke()],
+      ["vulnerability gate", this.scan()],
     ];
     const outcomes = await Promise.all(
       stages.map(async ([name, run]) => {

@@ -13,6 +13,16 @@ export const NODE_IMAGE_TAG = "node:24.20.0-alpine3.24";
 export const NODE_IMAGE_DIGEST = "sha256:e67514e5d0f6c46656005e1b693b2ec9d52e80b641307de684d4a015ba7a4eaf";
 export const NODE_IMAGE = `${NODE_IMAGE_TAG}@${NODE_IMAGE_DIGEST}`;
 
+/**
+ * The supply-chain tools, pinned by their multi-platform index digests (a tag can be re-pushed: Trivy 0.69.4 to 0.69.6
+ * were malicious releases, GHSA-69fq-xp46-6x23). Refresh: `docker buildx imagetools inspect aquasec/trivy:<version>`.
+ */
+export const TRIVY_IMAGE = "aquasec/trivy:0.69.3@sha256:bcc376de8d77cfe086a917230e818dc9f8528e3c852f7b1aff648949b6258d1c";
+export const SYFT_IMAGE = "anchore/syft:v1.46.0@sha256:473a60e3a58e29aca3aedb3e99e787bb4ef273917e44d10fcbea4330a07320bb";
+
+/** Cache volume of Trivy's vulnerability database (downloaded once, refreshed by Trivy when it is older than a day). */
+export const TRIVY_CACHE_VOLUME = "trivy-db";
+
 /** The port the service listens on inside the image (its `PORT` default). */
 export const SERVICE_PORT = 8080;
 

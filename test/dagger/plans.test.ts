@@ -7,6 +7,7 @@ import { answerNonRootUid, callsEndingWith, execIndex, namedValues, runPlan, ste
 import type { Pipeline } from "../../dagger/src/index.js";
 import { smokeProbes } from "../../dagger/src/smoke.js";
 import { HEALTHCHECK_COMMAND } from "../../dagger/src/versions.js";
+import { answerSupplyChain } from "../helpers/supply-chain.js";
 import { NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, SOURCE_IGNORE } from "../../dagger/src/versions.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -290,9 +291,10 @@ describe("smoke", () => {
 
 describe("ci", () => {
   it("runs lint, test, and build + smoke, and sums them up", async () => {
-    const run = await runPlan(async (pipeline) => pipeline.ci(), answerNonRootUid);
+    const supply = answerSupplyChain();
+    const run = await runPlan(async (pipeline) => pipeline.ci(), (chain) => supply(chain) ?? answerNonRootUid(chain));
     expect(run.error).toBeUndefined();
-    expect(run.result).toBe("lint: passed\ntest: passed\nbuild+smoke: passed");
+    expect(run.result).toBe("lint: passed\ntest: passed\nbuild+smoke: passed\nvulnerability gate: passed");
     const commands = callsEndingWith(run.engine, "exitCode").map((chain) => (chain.at(-2)!.args.args as string[]).join(" "));
     expect(commands).toEqual(expect.arrayContaining(["npm run lint", "npm test", "node /smoke.mjs"]));
     // Both platform images are assembled from one bundle build; only the engine's own (linux/amd64 here) is run.
@@ -310,12 +312,13 @@ describe("ci", () => {
   });
 
   it("fails when any stage fails, naming each failed stage, after running them all", async () => {
+    const supply = answerSupplyChain();
     const run = await runPlan(async (pipeline) => pipeline.ci(), (chain) => {
       const command = JSON.stringify(chain.at(-2)?.args.args ?? []);
       if (command === JSON.stringify(["npm", "test"]) && chain.at(-1)!.field === "exitCode") return { value: 1 };
-      return answerNonRootUid(chain);
+      return supply(chain) ?? answerNonRootUid(chain);
     });
-    expect(run.error?.message).toMatch(/^ci failed in 1 of 3 stages\n\ntest: test failed: `npm test` exited with 1/);
+    expect(run.error?.message).toMatch(/^ci failed in 1 of 4 stages\n\ntest: test failed: `npm test` exited with 1/);
     const commands = callsEndingWith(run.engine, "exitCode").map((chain) => (chain.at(-2)!.args.args as string[]).join(" "));
     expect(commands).toEqual(expect.arrayContaining(["npm run lint", "node /smoke.mjs"]));
   });

@@ -141,6 +141,30 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
     }
   });
 
+  it("never pushes an image that fails the vulnerability gate", async () => {
+    const criticalFixable = JSON.stringify({
+      SchemaVersion: 2,
+      Results: [{ Target: "image (alpine 3.24.0)", Vulnerabilities: [{ VulnerabilityID: "CVE-2026-20001", PkgName: "zlib", InstalledVersion: "1.3.1-r2", FixedVersion: "1.3.1-r3", Severity: "CRITICAL" }] }],
+    });
+    const run = await runPlan((pipeline) => publish(pipeline), engineFor({ head: COMMIT }, undefined, { imageReport: criticalFixable }));
+    expect(run.error?.message).toMatch(/^publish refused: nothing was pushed\nvulnerability gate FAILED: 1 fixable at CRITICAL or above/);
+    expect(run.error?.message).toContain("blocking: CRITICAL CVE-2026-20001 zlib 1.3.1-r2 -> 1.3.1-r3");
+    expect(pushes(run)).toEqual([]);
+    expect((await digestsOf([COMMIT]))[COMMIT]).toBeUndefined();
+  });
+
+  it("reports the gate and the release SBOM's counts, read from the very image it pushes", async () => {
+    const run = await runPlan((pipeline) => publish(pipeline), engineFor({ head: COMMIT }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toContain("vulnerability gate passed: no fixable vulnerability at CRITICAL or above");
+    expect(run.result).toMatch(new RegExp(`sbom: \\d+ components \\(apk 3, generic 1, npm \\d+, other 1\\) \\(dagger call sbom --commit=${COMMIT} export --path=sbom.cdx.json\\)`));
+    // The scanned tarball is the pushed linux/amd64 variant's container.
+    const pushed = (pushes(run)[0]!.at(-1)!.args.platformVariants as string[]).map((id) => run.engine.chainOf(id));
+    const scanned = callsEndingWith(run.engine, "stdout").filter((chain) => chain.some((step) => step.field === "withExec" && (step.args.args as string[])[0] === "trivy" && (step.args.args as string[])[1] === "image"));
+    const tarballOf = run.engine.chainOf(String(scanned[0]!.find((step) => step.field === "withMountedFile")!.args.source));
+    expect(JSON.stringify(tarballOf.slice(0, -1))).toBe(JSON.stringify(pushed.find((chain) => chain[0]!.args.platform === "linux/amd64")));
+  });
+
   it("pushes a single-platform release when asked", async () => {
     const run = await runPlan((pipeline) => publish(pipeline, { platforms: ["linux/arm64"] }), engineFor({ head: COMMIT }, ["linux/arm64"]));
     expect(run.error).toBeUndefined();

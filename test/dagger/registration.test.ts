@@ -47,6 +47,8 @@ describe("module registration", () => {
       "build(platform?: Platform, commit: string = unknown, sourceDateEpoch?: integer, sourceUrl: string = ): Container",
       "serve(): Service",
       "smoke(): string",
+      "sbom(platform?: Platform, commit: string = unknown): File",
+      "scan(severity: string = CRITICAL): string",
       "ci(): string",
       "aws(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Aws",
       "lifecyclePolicy(keep: integer = 5): string",
@@ -55,7 +57,7 @@ describe("module registration", () => {
 
   it("has the AWS functions behind aws, which takes the region and credentials once", () => {
     expect(surface.objects[1]!.functions.map(signature)).toEqual([
-      "publish(repository: string, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = ): string cache=never",
+      "publish(repository: string, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = , severity: string = CRITICAL): string cache=never",
       "setupRegistry(repository: string, keep: integer = 5): string cache=never",
       "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
       "deploy(environment: string, image?: string, commit?: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string): string cache=never",

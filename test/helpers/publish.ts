@@ -5,6 +5,7 @@ import type { Pipeline } from "../../dagger/src/index.js";
 import type { Answer, Step } from "./fake-engine.js";
 import { FAKE_CREDENTIALS, putRelease } from "./moto.js";
 import { answerNonRootUid } from "./plan.js";
+import { answerSupplyChain, type SupplyChainAnswers } from "./supply-chain.js";
 
 export const KEY_ID = "AKIAPLANTESTKEYID000";
 export const SECRET_KEY = "plan-test-secret-access-key-0123456789";
@@ -59,12 +60,16 @@ export interface Checkout {
 }
 
 /**
- * Answers what publish asks the engine: the checkout, the non-root uid probe, and `publish`, by storing the release in
- * moto as a registry push would (platform images untagged, the index tagged) and answering with the index digest.
+ * Answers what publish asks the engine: the checkout, the non-root uid probe, the supply-chain stages (fixtures), and
+ * `publish`, by storing the release in moto as a registry push would (platform images untagged, the index tagged) and
+ * answering with the index digest.
  */
-export function engineFor(checkout: Checkout, platforms: string[] = ["linux/amd64", "linux/arm64"]) {
+export function engineFor(checkout: Checkout, platforms: string[] = ["linux/amd64", "linux/arm64"], supplyChain: SupplyChainAnswers = {}) {
+  const supply = answerSupplyChain(supplyChain);
   return async (chain: Step[]): Promise<Answer | undefined> => {
     const leaf = chain.at(-1)!;
+    const answered = supply(chain);
+    if (answered) return answered;
     if (chain[0]?.field === "git") {
       if (leaf.field === "commit") return { value: checkout.head };
       if (leaf.field === "isEmpty") return { value: (checkout.changed ?? []).length === 0 };

@@ -1,0 +1,45 @@
+/**
+ * Answers the supply-chain stages' questions in the fake engine: Syft's SBOM, `npm sbom`, Trivy's reports and the
+ * allow-list, from the fixtures (written in each tool's documented format) and the repository's real `npm sbom`.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ALLOWLIST_PATH } from "../../dagger/src/supply-chain/vulnerabilities.js";
+import type { Answer, Step } from "./fake-engine.js";
+import { ROOT } from "./process.js";
+
+export const fixture = (name: string): string => readFileSync(path.join(ROOT, "test/fixtures", name), "utf8");
+
+let npmSbomOutput: string | undefined;
+/** The real `npm sbom --sbom-format cyclonedx --omit=dev` of this repository (what the stage runs in the build container). */
+export function repositoryNpmSbom(): string {
+  npmSbomOutput ??= execFileSync("npm", ["sbom", "--sbom-format", "cyclonedx", "--omit=dev"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  return npmSbomOutput;
+}
+
+export interface SupplyChainAnswers {
+  /** Trivy's report of the image (default: the fixture). */
+  imageReport?: string;
+  /** Trivy's report of the lockfile (default: the fixture). */
+  lockfileReport?: string;
+  /** The allow-list file's text; undefined: the repository has none. */
+  allowList?: string;
+}
+
+/** A resolver for the supply-chain stages; undefined for everything else. */
+export function answerSupplyChain(answers: SupplyChainAnswers = {}): (chain: Step[]) => Answer | undefined {
+  return (chain) => {
+    const leaf = chain.at(-1)!;
+    const exec = (chain.filter((step) => step.field === "withExec").at(-1)?.args.args as string[] | undefined) ?? [];
+    if (leaf.field === "stdout") {
+      if (exec[0] === "/syft") return { value: fixture("syft-image.cdx.json") };
+      if (exec[0] === "npm" && exec[1] === "sbom") return { value: repositoryNpmSbom() };
+      if (exec[0] === "trivy" && exec[1] === "image") return { value: answers.imageReport ?? fixture("trivy-image-report.json") };
+      if (exec[0] === "trivy" && exec[1] === "fs") return { value: answers.lockfileReport ?? fixture("trivy-lockfile-report.json") };
+    }
+    if (leaf.field === "glob" && leaf.args.pattern === ALLOWLIST_PATH) return { value: answers.allowList === undefined ? [] : [ALLOWLIST_PATH] };
+    if (leaf.field === "contents" && chain.at(-2)?.field === "file" && chain.at(-2)?.args.path === ALLOWLIST_PATH) return { value: answers.allowList ?? "" };
+    return undefined;
+  };
+}
