@@ -24,8 +24,8 @@ export const LOAD_BALANCER_READ_ACTIONS = [
   "elasticloadbalancing:DescribeLoadBalancers",
   "elasticloadbalancing:DescribeListeners",
 ];
-/** Find the release in the repository and read its manifest (platforms). */
-export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage"];
+/** Find the release in the repository, read its manifest (platforms), ECR's scan of it and its signing status. */
+export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImageSigningStatus"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 

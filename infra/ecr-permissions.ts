@@ -28,3 +28,9 @@ export const REGISTRY_ACTIONS = [
   "ecr:GetLifecyclePolicyPreview",
   "ecr:DescribeImages",
 ];
+
+/**
+ * `setup-registry --signing-profile-arn`: the registry's signing configuration (ECR managed signing), which is
+ * registry-wide: no resource-level permissions, granted on "*".
+ */
+export const REGISTRY_SIGNING_ACTIONS = ["ecr:GetSigningConfiguration", "ecr:PutSigningConfiguration"];

@@ -1,9 +1,10 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Platform, SigningProfile } from "aws-cdk-lib/aws-signer";
 import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
 import { subjectPrefixes, type IdentitySettings } from "./config.js";
 import { deployStatements } from "./deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS } from "./ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS } from "./ecr-permissions.js";
 
 /** GitHub's OIDC issuer and the audience configure-aws-credentials asks for. */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
@@ -43,6 +44,7 @@ export interface GithubActionsIdentityStackProps extends StackProps {
 export class GithubActionsIdentityStack extends Stack {
   readonly publishRole: Role;
   readonly registryRole: Role;
+  readonly signingProfile: SigningProfile;
   /** One per environment, by environment name. */
   readonly deployRoles: Record<string, Role> = {};
 
@@ -79,6 +81,11 @@ export class GithubActionsIdentityStack extends Stack {
       description: `GitHub Actions (${settings.githubRepository}, environment ${settings.registryEnvironment}) creates and configures ECR ${settings.ecrRepository}`,
     });
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_ACTIONS, resources: [repositoryArn] }));
+    this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_SIGNING_ACTIONS, resources: ["*"] }));
+
+    // The AWS Signer profile ECR signs the repository's images with (managed signing: no key material in the pipeline).
+    this.signingProfile = new SigningProfile(this, "SigningProfile", { platform: Platform.NOTATION_OCI_SHA384_ECDSA, signatureValidity: Duration.days(365 * 2) });
+    new CfnOutput(this, "SigningProfileArn", { value: this.signingProfile.signingProfileArn, description: "setup-registry --signing-profile-arn (repository variable SIGNING_PROFILE_ARN)" });
 
     for (const environment of props.environments) {
       const id = `DeployRole${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
 import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS } from "../infra/ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 
 const CONTEXT: Record<string, string> = { githubRepository: "acme/shop", githubOwnerId: "1111", githubRepositoryId: "2222", region: "eu-west-1", ecrRepository: "shop/web" };
@@ -114,7 +114,11 @@ describe("GitHub Actions identity stack", () => {
 
   it("lets the registry role manage only the one repository, and not push", () => {
     const statements = statementsOf(synth(), "RegistryRole");
-    expect(statements).toEqual([{ Action: REGISTRY_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN }]);
+    expect(statements).toEqual([
+      { Action: REGISTRY_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      // The signing configuration is the registry's own: no resource-level permission exists for it.
+      { Action: REGISTRY_SIGNING_ACTIONS, Effect: "Allow", Resource: "*" },
+    ]);
     expect(REGISTRY_ACTIONS).not.toContain("ecr:PutImage");
     expect(REGISTRY_ACTIONS).toContain("ecr:PutLifecyclePolicy");
   });
@@ -148,9 +152,13 @@ describe("GitHub Actions identity stack", () => {
     }
   });
 
+  it("creates the Notation signing profile ECR signs the images with", () => {
+    synth().hasResourceProperties("AWS::Signer::SigningProfile", { PlatformId: "Notation-OCI-SHA384-ECDSA", SignatureValidityPeriod: { Type: "DAYS", Value: 730 } });
+  });
+
   it("outputs the values for the repository variables", () => {
     const outputs = synth().findOutputs("*");
-    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "DeployRoleProductionArn", "DeployRoleStagingArn", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn"]);
+    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "DeployRoleProductionArn", "DeployRoleStagingArn", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn", "SigningProfileArn"]);
     expect(outputs.DeployRoleStagingArn!.Description).toBe("Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment staging");
     expect(outputs.PublishRoleArn!.Description).toBe("Repository variable AWS_PUBLISH_ROLE_ARN");
     expect(outputs.EcrRepositoryName!.Value).toBe("shop/web");

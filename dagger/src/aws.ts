@@ -12,7 +12,19 @@ import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease
 import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl } from "./deploy/validate.js";
 import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
-import { applyLifecyclePolicy, createEcrClient, ensureRepository, findImageByTag, getRegistryAuth, listImages, previewLifecyclePolicy, tagRelease, type AwsCredentials } from "./ecr/registry.js";
+import {
+  applyLifecyclePolicy,
+  applySigningConfiguration,
+  createEcrClient,
+  ensureRepository,
+  findImageByTag,
+  getRegistryAuth,
+  listImages,
+  previewLifecyclePolicy,
+  tagRelease,
+  validateSigningProfileArn,
+  type AwsCredentials,
+} from "./ecr/registry.js";
 import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/release-tags.js";
 import { InputError, registryHost, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { buildImage, releaseImages, servicePackage } from "./release.js";
@@ -142,24 +154,33 @@ export class Aws {
     repository: string,
     /** How many releases to keep, besides the one latest points to (each release: an index and its platform images). */
     keep = DEFAULT_KEEP,
+    /** AWS Signer profile (the identity stack's output SigningProfileArn): ECR then signs every image pushed to the repository. */
+    signingProfileArn?: string,
   ): Promise<string> {
     validateRepositoryName(repository);
+    if (signingProfileArn !== undefined) validateSigningProfileArn(signingProfileArn);
     const policy = releaseLifecyclePolicy(keep);
     const { client, context } = await this.ecr(repository);
     const changed: string[] = [];
     try {
       const report = await ensureRepository(client, repository, context, changed);
       const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
+      if (policyChange !== "unchanged") changed.push(`lifecycle policy ${policyChange}`);
+      const signing =
+        signingProfileArn === undefined
+          ? "signing: not configured (deploy refuses unsigned images: pass --signing-profile-arn=<the identity stack's SigningProfileArn>)"
+          : `signing: ${await applySigningConfiguration(client, repository, signingProfileArn, context)} (ECR signs each image pushed to ${repository} with ${signingProfileArn})`;
       return [
         `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
         `image URI: ${report.repositoryUri}`,
         `lifecycle policy: ${policyChange} (keep ${keep} newest releases and the one latest points to; untagged images expire after 1 day)`,
+        signing,
       ].join("\n");
     } catch (error) {
       if (!(error instanceof AwsError)) throw error;
       throw new AwsError(
         `${error.message}\nsetup-registry stopped part-way. Already changed: ${changed.length > 0 ? changed.join("; ") : "nothing"}. ` +
-          "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
+          "Not done: the steps after that (repository settings, the lifecycle policy, then signing). Fix the cause and run it again: each step checks before it changes anything.",
       );
     }
   }
@@ -206,7 +227,9 @@ export class Aws {
    * Deploys a release to an environment's ECS service: registers a task definition revision that differs from the
    * running one only in the image, updates the service, follows the rollout, and succeeds only when the deployment is
    * COMPLETED, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
-   * row. A circuit-breaker or alarm rollback, a timeout, a missing image or the wrong architecture fail, naming the cause.
+   * row. Before any change it awaits ECR's scan of the image (findings at or above --severity refuse it unless
+   * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). A circuit-breaker or alarm
+   * rollback, a timeout, a missing image or the wrong architecture fail, naming the cause.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN deploy --environment=staging --commit=$(git rev-parse HEAD)`
    */
@@ -224,10 +247,14 @@ export class Aws {
     checks = 5,
     /** Where GET /version is asked (default: the load balancer's own name; required for an HTTPS environment: its domain). */
     url?: string,
+    /** Lowest severity of ECR's scan findings that refuses the image: LOW, MEDIUM, HIGH or CRITICAL. */
+    severity = "CRITICAL",
+    /** Deploy despite such findings, giving the reason (printed in the report and the job summary). */
+    allowVulnerable?: string,
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
     const choice = parseImageChoice(image, commit, this.region);
-    const options = this.deployOptions(timeoutMinutes, checks, url);
+    const options = this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable);
     const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
     return formatDeploy(await deployRelease(runtime, target, choice, options), "deployed");
   }
@@ -248,9 +275,13 @@ export class Aws {
     checks = 5,
     /** Where GET /version is asked (required for an HTTPS environment: its domain). */
     url?: string,
+    /** Lowest severity of ECR's scan findings that refuses the image rolled back to. */
+    severity = "CRITICAL",
+    /** Roll back despite such findings, giving the reason. */
+    allowVulnerable?: string,
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
-    const options = this.deployOptions(timeoutMinutes, checks, url);
+    const options = this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable);
     const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
     return formatDeploy(await rollbackRelease(runtime, target, options), "rolled back");
   }
@@ -274,12 +305,17 @@ export class Aws {
   }
 
   /** The deploy options after each value is checked. */
-  private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined): DeployOptions {
+  private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
     const serviceUrl = validateServiceUrl(url);
+    if (allowVulnerable !== undefined && allowVulnerable.trim().length < 10) {
+      throw new InputError(`--allow-vulnerable=${JSON.stringify(allowVulnerable)} is too short: give the reason the risk is accepted (at least 10 characters)`);
+    }
     return {
       timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000,
       checks: validateCount("checks", checks, 1, MAX_CHECKS),
+      severity: validateSeverity(severity),
       ...(serviceUrl !== undefined ? { url: serviceUrl } : {}),
+      ...(allowVulnerable !== undefined ? { allowVulnerable: allowVulnerable.trim() } : {}),
     };
   }
 }

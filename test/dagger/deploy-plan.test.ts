@@ -5,7 +5,7 @@ import { DescribeServicesCommand, type ECSClient } from "@aws-sdk/client-ecs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Aws } from "../../dagger/src/aws.js";
 import type { Pipeline } from "../../dagger/src/index.js";
-import { baseAnswers, deployment, ecr, ecs, elb, NEW_COMMIT, NEW_DIGEST, REGISTRY, rollout, service, startVersionServer, TD1, TD2, type VersionServer } from "../helpers/ecs-mocks.js";
+import { baseAnswers, deployment, ecr, ecs, elb, NEW_COMMIT, NEW_DIGEST, REGISTRY, rollout, service, SIGNING_PROFILE, startVersionServer, TD1, TD2, type VersionServer } from "../helpers/ecs-mocks.js";
 import { runPlan } from "../helpers/plan.js";
 import { credentials, KEY_ID, SECRET_KEY, SESSION } from "../helpers/publish.js";
 
@@ -57,6 +57,8 @@ describe("aws deploy, rollback, status (fake engine, mocked AWS)", () => {
         `  image:           ${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`,
         `  task definition: ${TD2} (before: ${TD1})`,
         `  url:             http://${version.address}`,
+        `  checked:         ECR scan of sha256:${"1".repeat(64)}: 2 LOW`,
+        `  checked:         signed by ${SIGNING_PROFILE}`,
       ].join("\n"),
     );
     // The engine was asked for the credentials' plaintext, nothing else (no container, no exec).

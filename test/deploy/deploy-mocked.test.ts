@@ -1,7 +1,7 @@
 // deploy, rollback and status where moto cannot go: rollouts that progress, fail, get rolled back by the circuit
 // breaker or an alarm, or outlast the timeout (aws-sdk-client-mock, mocked ECS/ELB/ECR clients), with a fake clock and
 // the /version check against a real loopback HTTP server.
-import { BatchGetImageCommand, DescribeImagesCommand } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
   DescribeTasksCommand,
@@ -34,6 +34,7 @@ import {
   revision,
   rollout,
   service,
+  SIGNING_PROFILE,
   startVersionServer,
   target,
   TD1,
@@ -68,7 +69,7 @@ function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number 
   };
 }
 
-const options = { timeoutMs: 20 * MINUTE, checks: 3 };
+const options = { timeoutMs: 20 * MINUTE, checks: 3, severity: "CRITICAL" as const };
 const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });
 
 beforeEach(() => {
@@ -256,6 +257,71 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
     await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(
       'ECS has no active service "web" in cluster "hono-ecr-service-staging" in eu-west-1 (MISSING): deploy the runtime stack first: npx cdk deploy HonoService-staging',
     );
+  });
+});
+
+describe("deploy: ECR's scan and the signature, before anything changes", () => {
+  const findingsAbove = {
+    imageScanStatus: { status: "COMPLETE" as const },
+    imageScanFindings: {
+      findingSeverityCounts: { CRITICAL: 1, LOW: 3 },
+      findings: [{ name: "CVE-2026-30001", severity: "CRITICAL" as const, attributes: [{ key: "package_name", value: "zlib" }, { key: "package_version", value: "1.3.1-r2" }] }],
+    },
+  };
+
+  it("waits for a scan that has not started, then is pending, to complete", async () => {
+    ecr.on(DescribeImageScanFindingsCommand)
+      .rejectsOnce(Object.assign(new Error("no scan"), { name: "ScanNotFoundException", $metadata: {} }))
+      .resolvesOnce({ imageScanStatus: { status: "IN_PROGRESS" } })
+      .resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { HIGH: 1 } } });
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    const runtime = testRuntime();
+    const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
+    expect(report.checks).toEqual([`ECR scan of sha256:${"1".repeat(64)}: 1 HIGH`, `signed by ${SIGNING_PROFILE}`]);
+    expect(runtime.lines).toEqual(expect.arrayContaining([`ECR scan of sha256:${"1".repeat(64)}: PENDING`, `ECR scan of sha256:${"1".repeat(64)}: IN_PROGRESS`]));
+    // The scan read is the platform image the ARM64 tasks pull, not the index.
+    expect(ecr.commandCalls(DescribeImageScanFindingsCommand).at(-1)!.args[0].input.imageId).toEqual({ imageDigest: `sha256:${"1".repeat(64)}` });
+  });
+
+  it("findings at or above the threshold refuse the image, naming them, before anything changes", async () => {
+    ecr.on(DescribeImageScanFindingsCommand).resolves(findingsAbove);
+    rollout();
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("vulnerable");
+    expect(error.message).toBe(
+      `ECR's scan of sha256:${"1".repeat(64)} found 1 at CRITICAL or above: CRITICAL CVE-2026-30001 (zlib 1.3.1-r2). Nothing was changed; to deploy anyway pass --allow-vulnerable="<why the risk is accepted>"`,
+    );
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+    // Below the threshold: at LOW the LOW findings would count too, at CRITICAL only the critical one does.
+    ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { MEDIUM: 4 } } });
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).resolves.toMatchObject({ unchanged: false });
+  });
+
+  it("--allow-vulnerable deploys anyway and puts the reason in the report", async () => {
+    ecr.on(DescribeImageScanFindingsCommand).resolves(findingsAbove);
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    const report = await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, { ...options, allowVulnerable: "zlib is not reachable from the service's code" });
+    expect(formatDeploy(report, "deployed")).toContain(
+      "checked:         deployed despite 1 finding(s) at CRITICAL or above (CRITICAL CVE-2026-30001 (zlib 1.3.1-r2)), because: zlib is not reachable from the service's code",
+    );
+  });
+
+  it("an unsigned image is refused; one being signed is waited for; a failed signature is refused", async () => {
+    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [] });
+    rollout();
+    const unsigned = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(unsigned.failure).toBe("unsigned");
+    expect(unsigned.message).toBe(`${NEW_DIGEST} has no signature in ECR: configure signing once with setup-registry --signing-profile-arn=..., then publish the release again`);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+
+    ecr.on(DescribeImageSigningStatusCommand).resolvesOnce({ signingStatuses: [{ status: "IN_PROGRESS" }] }).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
+    rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    expect((await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).checks).toContain(`signed by ${SIGNING_PROFILE}`);
+
+    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "FAILED", failureCode: "SIGNING_PROFILE_REVOKED", failureReason: "the profile was revoked" }] });
+    rollout();
+    await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(`ECR failed to sign ${NEW_DIGEST} (SIGNING_PROFILE_REVOKED: the profile was revoked): an unsigned image is not deployed`);
   });
 });
 

@@ -25,7 +25,7 @@ const COMMIT_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const COMMIT_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const REGISTRY = `123456789012.dkr.ecr.${MOTO_REGION}.amazonaws.com`;
 const target = serviceTarget("staging", MOTO_REGION);
-const options = { timeoutMs: 60_000, checks: 1, url: "http://127.0.0.1:9" };
+const options = { timeoutMs: 60_000, checks: 1, url: "http://127.0.0.1:9", severity: "CRITICAL" as const };
 
 describe.skipIf(motoMissing)("deploy against moto (ECS from the staging stack, ECR releases)", () => {
   let moto: Moto;

@@ -8,13 +8,16 @@ import {
   ECRClient,
   GetLifecyclePolicyCommand,
   GetLifecyclePolicyPreviewCommand,
+  GetSigningConfigurationCommand,
   PutLifecyclePolicyCommand,
+  PutSigningConfigurationCommand,
   StartLifecyclePolicyPreviewCommand,
 } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { releaseLifecyclePolicy, policyText } from "../../dagger/src/ecr/lifecycle.js";
-import { createEcrClient, ensureRepository, getRegistryAuth, MAX_ATTEMPTS, previewLifecyclePolicy } from "../../dagger/src/ecr/registry.js";
+import { applySigningConfiguration, createEcrClient, ensureRepository, getRegistryAuth, MAX_ATTEMPTS, previewLifecyclePolicy, validateSigningProfileArn } from "../../dagger/src/ecr/registry.js";
+import { REGISTRY_SIGNING_ACTIONS } from "../../infra/ecr-permissions.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
 import { runPlan } from "../helpers/plan.js";
 import { credentials } from "../helpers/publish.js";
@@ -83,7 +86,7 @@ describe("setup-registry stopped part-way (mocked client)", () => {
       'AWS denied ecr:PutLifecyclePolicy on repository "shop" in eu-west-1: grant ecr:PutLifecyclePolicy to the IAM role or user (README, "IAM permissions"). ' +
         "AWS said: not authorized to perform: ecr:PutLifecyclePolicy\n" +
         "setup-registry stopped part-way. Already changed: repository shop created with its settings. " +
-        "Not done: the steps after that (repository settings, then the lifecycle policy). Fix the cause and run it again: each step checks before it changes anything.",
+        "Not done: the steps after that (repository settings, the lifecycle policy, then signing). Fix the cause and run it again: each step checks before it changes anything.",
     );
   });
 });
@@ -142,5 +145,41 @@ describe("throttling (real SDK retries against a loopback server)", () => {
 
   it("the pipeline's client is configured with that many attempts", async () => {
     expect(await createEcrClient("eu-west-1", FAKE_CREDENTIALS).config.maxAttempts()).toBe(MAX_ATTEMPTS);
+  });
+});
+
+describe("signing configuration (mocked client: moto has no managed signing)", () => {
+  const PROFILE = "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/hono_ecr_service";
+  const OTHER = { signingProfileArn: "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/other", repositoryFilters: [{ filter: "other/*", filterType: "WILDCARD_MATCH" as const }] };
+  const ours = { signingProfileArn: PROFILE, repositoryFilters: [{ filter: "shop", filterType: "WILDCARD_MATCH" as const }] };
+  const client = () => createEcrClient("eu-west-1", FAKE_CREDENTIALS);
+
+  it("adds this repository's rule to the registry's, keeping the other repositories' rules", async () => {
+    ecrMock.on(GetSigningConfigurationCommand).resolves({ signingConfiguration: { rules: [OTHER] } });
+    ecrMock.on(PutSigningConfigurationCommand).resolves({});
+    expect(await applySigningConfiguration(client(), "shop", PROFILE, context)).toBe("created");
+    expect(ecrMock.commandCalls(PutSigningConfigurationCommand)[0]!.args[0].input).toEqual({ signingConfiguration: { rules: [OTHER, ours] } });
+  });
+
+  it("changes nothing when the rule is there, and replaces only its profile when it differs", async () => {
+    ecrMock.on(GetSigningConfigurationCommand).resolves({ signingConfiguration: { rules: [OTHER, ours] } });
+    expect(await applySigningConfiguration(client(), "shop", PROFILE, context)).toBe("unchanged");
+    expect(ecrMock.commandCalls(PutSigningConfigurationCommand)).toHaveLength(0);
+    const newer = PROFILE.replace("hono_ecr_service", "hono_ecr_service_2027");
+    ecrMock.on(PutSigningConfigurationCommand).resolves({});
+    expect(await applySigningConfiguration(client(), "shop", newer, context)).toBe("updated");
+    expect(ecrMock.commandCalls(PutSigningConfigurationCommand)[0]!.args[0].input.signingConfiguration!.rules).toEqual([OTHER, { ...ours, signingProfileArn: newer }]);
+  });
+
+  it("creates the configuration when the registry has none, calling exactly REGISTRY_SIGNING_ACTIONS", async () => {
+    ecrMock.on(GetSigningConfigurationCommand).rejects(awsError("SigningConfigurationNotFoundException", "none"));
+    ecrMock.on(PutSigningConfigurationCommand).resolves({});
+    expect(await applySigningConfiguration(client(), "shop", PROFILE, context)).toBe("created");
+    expect(ecrMock.calls().map((call) => `ecr:${call.args[0].constructor.name.replace(/Command$/, "")}`)).toEqual(REGISTRY_SIGNING_ACTIONS);
+  });
+
+  it("refuses a profile ARN that is not a signing profile, before any call", () => {
+    expect(() => validateSigningProfileArn("arn:aws:iam::123456789012:role/x")).toThrow('--signing-profile-arn="arn:aws:iam::123456789012:role/x" is invalid: expected arn:aws:signer:<region>:<account>:/signing-profiles/<name>');
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 });

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImagesCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -42,6 +42,7 @@ export const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-
 const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
 const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
 export const target = serviceTarget("staging", "eu-west-1");
+export const SIGNING_PROFILE = "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/hono_ecr_service";
 
 /** A loopback server answering GET /version with `answers` in turn, then the last one forever. */
 export interface VersionServer {
@@ -129,6 +130,9 @@ export function baseAnswers(address: string): void {
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
+  // ECR's scan of the platform image: complete, nothing serious; the release signed by the pipeline's profile.
+  ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
+  ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
   ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
   elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
   elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });

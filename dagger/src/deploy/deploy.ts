@@ -4,7 +4,7 @@
  */
 import type { Deployment, Service } from "@aws-sdk/client-ecs";
 import { InputError } from "../ecr/validate.js";
-import { describeImage, imagePlatforms } from "../ecr/registry.js";
+import { describeImage, platformImages } from "../ecr/registry.js";
 import { MUTABLE_TAG_FILTERS, wildcardPattern } from "../ecr/release-tags.js";
 import {
   containerImage,
@@ -26,6 +26,8 @@ import {
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
 import { followRollout } from "./rollout.js";
+import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
+import type { Severity } from "../supply-chain/vulnerabilities.js";
 import type { ImageChoice } from "./validate.js";
 import { waitForHealthyTargets, waitForVersion, type VerifyRuntime } from "./verify.js";
 
@@ -53,6 +55,10 @@ export interface DeployOptions {
   checks: number;
   /** Where `/version` is asked (default: the load balancer's DNS name, for an HTTP-only environment). */
   url?: string;
+  /** Lowest severity of ECR's scan findings that refuses the image. */
+  severity: Severity;
+  /** Deploy despite findings at or above `severity`, for this reason (printed in the report). */
+  allowVulnerable?: string;
 }
 
 /** What a deploy or rollback did. */
@@ -66,6 +72,8 @@ export interface DeployReport {
   elapsedMs: number;
   /** True when the release already ran: nothing was changed. */
   unchanged: boolean;
+  /** ECR's scan of the image the tasks run, and the signature, as checked before the deploy. */
+  checks?: string[];
 }
 
 /** What runs in an environment now. */
@@ -104,6 +112,9 @@ interface Release {
   image: string;
   digest: string;
   commit: string;
+  repository: string;
+  /** The image the tasks pull for their architecture: the index's platform image, or the image itself. */
+  platformDigest: string;
 }
 
 function parseImage(image: string): ImageReference {
@@ -156,7 +167,8 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
   if (!commit) throw new DeployError("image-missing", `image ${digest} has no release tag in "${running.repository}" (tags: ${(detail.imageTags ?? []).join(", ") || "none"}): deploy a release that publish made`);
 
   const architecture = current.revision.taskDefinition.runtimePlatform?.cpuArchitecture === "ARM64" ? "arm64" : "amd64";
-  const platforms = await imagePlatforms(runtime.clients.ecr, running.repository, digest, context);
+  const entries = await platformImages(runtime.clients.ecr, running.repository, digest, context);
+  const platforms = entries?.map((entry) => entry.platform);
   if (platforms !== undefined && !platforms.includes(`linux/${architecture}`)) {
     throw new DeployError(
       "wrong-architecture",
@@ -170,7 +182,35 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
     }
     if (!platformTag) runtime.log(`warning: ${digest} is a single-platform image without a platform tag: its architecture cannot be checked before ECS pulls it`);
   }
-  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit };
+  const platformDigest = entries?.find((entry) => entry.platform === `linux/${architecture}`)?.digest ?? digest;
+  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest };
+}
+
+/**
+ * What ECR says of the release before it runs: its scan of the image the tasks pull (awaited; findings at or above the
+ * threshold refuse it unless accepted with a reason) and its signature (awaited; an unsigned image is refused).
+ */
+async function checkRelease(runtime: DeployRuntime, target: ServiceTarget, release: Release, options: DeployOptions): Promise<string[]> {
+  const clock = { now: runtime.now, sleep: runtime.sleep, log: runtime.log, pollMs: runtime.pollMs, deadline: runtime.now() + options.timeoutMs };
+  const context = { region: target.region, repository: release.repository };
+  const [scan, signer] = await Promise.all([
+    awaitScanFindings(runtime.clients.ecr, release.repository, release.platformDigest, options.severity, clock, context),
+    awaitSignature(runtime.clients.ecr, release.repository, release.digest, clock, context),
+  ]);
+  const counts = Object.entries(scan.counts).map(([severity, count]) => `${count} ${severity}`).join(", ") || "no findings";
+  const lines = [`ECR scan of ${scan.digest}: ${counts}`];
+  if (scan.serious.length > 0) {
+    if (options.allowVulnerable === undefined) {
+      throw new DeployError(
+        "vulnerable",
+        `ECR's scan of ${scan.digest} found ${scan.serious.length} at ${options.severity} or above: ${scan.serious.join("; ")}. Nothing was changed; to deploy anyway pass --allow-vulnerable="<why the risk is accepted>"`,
+      );
+    }
+    lines.push(`deployed despite ${scan.serious.length} finding(s) at ${options.severity} or above (${scan.serious.join("; ")}), because: ${options.allowVulnerable}`);
+  }
+  lines.push(`signed by ${signer}`);
+  for (const line of lines) runtime.log(`${target.environment}: ${line}`);
+  return lines;
 }
 
 /** Where /version is asked: --url, else the load balancer (HTTP only: an HTTPS certificate names the domain, not the ALB). */
@@ -226,10 +266,11 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
     return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previous, previousTaskDefinition: previous, elapsedMs: 0, unchanged: true };
   }
   const url = await serviceUrl(runtime, target, current.service, options.url);
+  const checks = await checkRelease(runtime, target, release, options);
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
   const elapsedMs = await rollOut(runtime, target, current, registered.taskDefinitionArn!, release, url, options);
-  return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false };
+  return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
 /** Rolls back to the revision the running one replaced (recorded by deploy), with the same checks as a deploy. */
@@ -246,9 +287,10 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   if (!image.digest) throw new DeployError("image-missing", `the previous revision ${previousArn} names its image by tag, not by digest: deploy a release instead`);
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
   const url = await serviceUrl(runtime, target, current.service, options.url);
+  const checks = await checkRelease(runtime, target, release, options);
   runtime.log(`${target.environment}: rolling back from ${running} to ${previousArn} (${release.commit})`);
   const elapsedMs = await rollOut(runtime, target, current, previousArn, { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, url, options);
-  return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previousArn, previousTaskDefinition: running, url, elapsedMs, unchanged: false };
+  return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previousArn, previousTaskDefinition: running, url, elapsedMs, unchanged: false, checks };
 }
 
 /** What runs in the environment now, and how its last deployments went. */
@@ -303,5 +345,6 @@ export function formatDeploy(report: DeployReport, verb: "deployed" | "rolled ba
     `  image:           ${report.image}`,
     `  task definition: ${report.taskDefinition} (before: ${report.previousTaskDefinition})`,
     `  url:             ${report.url ?? "?"}`,
+    ...(report.checks ?? []).map((line) => `  checked:         ${line}`),
   ].join("\n");
 }

@@ -7,7 +7,10 @@ export type DeployFailure =
   | "wrong-architecture"
   | "in-progress"
   | "not-serving"
-  | "no-previous";
+  | "no-previous"
+  | "not-scanned"
+  | "vulnerable"
+  | "unsigned";
 
 /** A deploy that did not end with the release serving; `failure` says which cause. */
 export class DeployError extends Error {

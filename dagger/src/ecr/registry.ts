@@ -10,13 +10,16 @@ import {
   ECRClient,
   GetAuthorizationTokenCommand,
   GetLifecyclePolicyCommand,
+  GetSigningConfigurationCommand,
   GetLifecyclePolicyPreviewCommand,
   PutImageCommand,
   PutImageScanningConfigurationCommand,
   PutImageTagMutabilityCommand,
   PutLifecyclePolicyCommand,
+  PutSigningConfigurationCommand,
   StartLifecyclePolicyPreviewCommand,
   type ImageDetail,
+  type SigningRule,
   type LifecyclePolicyPreviewResult,
   type Repository,
 } from "@aws-sdk/client-ecr";
@@ -24,6 +27,7 @@ import { AwsError, awsCall, translateAwsError, type CallContext } from "../aws-e
 import type { RepositoryImage } from "./lifecycle-evaluator.js";
 import { policyText, samePolicy, type LifecyclePolicy } from "./lifecycle.js";
 import { MUTABLE_TAG_FILTERS, platformTag } from "./release-tags.js";
+import { InputError } from "./validate.js";
 
 /** AWS credentials, read from Dagger secrets just before use. */
 export interface AwsCredentials {
@@ -171,11 +175,11 @@ function indexEntries(stored: StoredManifest): IndexEntry[] {
   return ((JSON.parse(stored.manifest) as { manifests?: IndexEntry[] }).manifests ?? []).filter((entry) => entry.platform && entry.platform.os !== "unknown");
 }
 
-/** The platforms (`os/architecture`) of the image `digest` when it is an index; undefined for a single-platform image. */
-export async function imagePlatforms(client: ECRClient, repository: string, digest: string, context: CallContext): Promise<string[] | undefined> {
+/** The platform images (`os/architecture` and digest) of the image `digest` when it is an index; undefined for a single-platform image. */
+export async function platformImages(client: ECRClient, repository: string, digest: string, context: CallContext): Promise<{ platform: string; digest: string }[] | undefined> {
   const stored = await getManifest(client, repository, digest, context);
   if (!(JSON.parse(stored.manifest) as { manifests?: unknown }).manifests) return undefined;
-  return indexEntries(stored).map((entry) => `${entry.platform!.os}/${entry.platform!.architecture}`);
+  return indexEntries(stored).map((entry) => ({ platform: `${entry.platform!.os}/${entry.platform!.architecture}`, digest: entry.digest }));
 }
 
 /**
@@ -350,4 +354,38 @@ export async function previewLifecyclePolicy(
     if (Date.now() > deadline) throw new AwsError(`lifecycle policy preview for repository "${name}" did not complete within ${timing.timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, timing.pollMs));
   }
+}
+
+/** An AWS Signer signing profile ARN (a Notation profile for container images). */
+const SIGNING_PROFILE_ARN = /^arn:aws(-cn|-us-gov)?:signer:[a-z0-9-]+:\d{12}:\/signing-profiles\/[A-Za-z0-9_]{2,64}$/;
+
+/** Checks a signing profile ARN before any call. */
+export function validateSigningProfileArn(arn: string): string {
+  if (!SIGNING_PROFILE_ARN.test(arn)) {
+    throw new InputError(`--signing-profile-arn=${JSON.stringify(arn)} is invalid: expected arn:aws:signer:<region>:<account>:/signing-profiles/<name> (the identity stack's output SigningProfileArn)`);
+  }
+  return arn;
+}
+
+/**
+ * Makes ECR sign every image pushed to `repository` with the AWS Signer profile (ECR managed signing: no key in the
+ * pipeline). The signing configuration is the registry's, shared by every repository: the other rules are kept, this
+ * repository's rule is added or replaced. Idempotent.
+ */
+export async function applySigningConfiguration(client: ECRClient, repository: string, signingProfileArn: string, context: CallContext): Promise<Change> {
+  let rules: SigningRule[] = [];
+  try {
+    rules = (await client.send(new GetSigningConfigurationCommand({}))).signingConfiguration?.rules ?? [];
+  } catch (error) {
+    if ((error as { name?: string }).name !== "SigningConfigurationNotFoundException") throw translateAwsError(error, "ecr:GetSigningConfiguration", context);
+  }
+  const ours = (rule: SigningRule) => {
+    const [filter, ...more] = rule.repositoryFilters ?? [];
+    return more.length === 0 && filter?.filter === repository && filter.filterType === "WILDCARD_MATCH";
+  };
+  const existing = rules.find(ours);
+  if (existing?.signingProfileArn === signingProfileArn) return "unchanged";
+  const rule: SigningRule = { signingProfileArn, repositoryFilters: [{ filter: repository, filterType: "WILDCARD_MATCH" }] };
+  await call("PutSigningConfiguration", context, () => client.send(new PutSigningConfigurationCommand({ signingConfiguration: { rules: [...rules.filter((candidate) => !ours(candidate)), rule] } })));
+  return existing ? "updated" : "created";
 }
