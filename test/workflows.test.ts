@@ -146,7 +146,15 @@ describe("workflow structure", () => {
       expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
       previous = `deploy-${environment}`;
     }
-    expect(Object.keys(ci.jobs)).toEqual(["ci", "publish", ...environments.map((environment) => `deploy-${environment}`)]);
+    expect(Object.keys(ci.jobs)).toEqual(["ci", "publish", "sbom", ...environments.map((environment) => `deploy-${environment}`)]);
+  });
+
+  it("attaches the release SBOM to the run and sums it up, without AWS access", () => {
+    const job = workflow("ci.yml").jobs.sbom!;
+    expect(job.needs).toBe("publish");
+    expect(job.permissions).toEqual({ contents: "read" });
+    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe("sbom --commit=${{ github.sha }} export --path=sbom.cdx.json");
+    expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
   });
 
   it("rolls back by hand, choosing the environment from a typed list, in that environment's deploy group", () => {
@@ -167,7 +175,7 @@ describe("workflow structure", () => {
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(6);
+    expect(daggerSteps.length).toBe(7);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -245,7 +253,7 @@ describe("dagger calls in the workflows", () => {
         .slice(2)
         .filter((word) => !word.startsWith("--") && !word.startsWith("$"))
         .join(" ");
-    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
+    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "sbom export", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
     expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
   });
 
