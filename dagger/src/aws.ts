@@ -173,7 +173,7 @@ export class Aws {
       return [
         `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
         `image URI: ${report.repositoryUri}`,
-        `lifecycle policy: ${policyChange} (keep ${keep} newest releases and the one latest points to; untagged images expire after 1 day)`,
+        `lifecycle policy: ${policyChange} (keep ${keep} newest releases with their signatures, and the one latest points to)`,
         signing,
       ].join("\n");
     } catch (error) {

@@ -197,13 +197,13 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
     expect(first.error).toBeUndefined();
     expect(first.result).toBe(
       "repository team/web: created\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web\n" +
-        "lifecycle policy: created (keep 3 newest releases and the one latest points to; untagged images expire after 1 day)" +
+        "lifecycle policy: created (keep 3 newest releases with their signatures, and the one latest points to)" +
         "\nsigning: not configured (deploy refuses unsigned images: pass --signing-profile-arn=<the identity stack's SigningProfileArn>)",
     );
     const second = await runPlan(setup);
     expect(second.result).toBe(
       "repository team/web: unchanged\nimage URI: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web\n" +
-        "lifecycle policy: unchanged (keep 3 newest releases and the one latest points to; untagged images expire after 1 day)" +
+        "lifecycle policy: unchanged (keep 3 newest releases with their signatures, and the one latest points to)" +
         "\nsigning: not configured (deploy refuses unsigned images: pass --signing-profile-arn=<the identity stack's SigningProfileArn>)",
     );
   });

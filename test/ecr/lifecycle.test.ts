@@ -108,7 +108,7 @@ describe("the release policy", () => {
       [2, "tagged", "latest-linux-*", "imageCountMoreThan", 2],
       [3, "tagged", "*-linux-amd64", "imageCountMoreThan", 15],
       [4, "tagged", "*-linux-arm64", "imageCountMoreThan", 15],
-      [5, "untagged", undefined, "sinceImagePushed", 1],
+      [5, "untagged", undefined, "imageCountMoreThan", 18],
       [6, "tagged", "*", "imageCountMoreThan", 15],
     ]);
   });
@@ -138,9 +138,21 @@ describe("the release policy", () => {
     }
   });
 
-  it("expires untagged images after a day (nothing publish pushes stays untagged)", () => {
-    const images = [...release("r1", day(28)), { digest: "stray", tags: [], pushedAt: day(28) }, { digest: "fresh", tags: [], pushedAt: new Date(NOW.getTime() - 3600_000) }];
-    expect(ruleOf(releaseLifecyclePolicy(), images)).toEqual({ stray: 5 });
+  it("keeps the signatures of the kept releases (untagged artifacts ECR counts as images) and expires the older ones", () => {
+    // ECR managed signing stores one untagged signature per pushed image, seconds after it: index and platform images.
+    const signatures = (commit: string, pushed: Date) =>
+      [commit, `${commit}/linux/amd64`, `${commit}/linux/arm64`].map((subject) => ({ digest: `sig:${subject}`, tags: [], pushedAt: new Date(pushed.getTime() + 5_000) }));
+    const images = Array.from({ length: 10 }, (_, n) => [...release(`r${n}`, day(n), undefined, n === 9 ? ["latest"] : []), ...signatures(`r${n}`, day(n))]).flat();
+    const policy = releaseLifecyclePolicy(5);
+    const kept = keptReleases(policy, images).filter((digest) => !digest.startsWith("sig:"));
+    expect(kept).toEqual(["r5", "r6", "r7", "r8", "r9"]);
+    const expired = expiredDigests(policy, images).filter((digest) => digest.startsWith("sig:"));
+    // Every signature of a kept release stays; only releases older than the kept ones (and one of slack) lose theirs.
+    expect(expired.filter((digest) => kept.some((commit) => digest.startsWith(`sig:${commit}`)))).toEqual([]);
+    expect(expired.sort()).toEqual(["r0", "r1", "r2", "r3"].flatMap((commit) => [`sig:${commit}`, `sig:${commit}/linux/amd64`, `sig:${commit}/linux/arm64`]).sort());
+    // With the former rule (untagged expire a day after push), every signature older than a day would go.
+    const ageRule = { rules: policy.rules.map((r) => (r.selection.tagStatus === "untagged" ? { ...r, selection: { tagStatus: "untagged" as const, countType: "sinceImagePushed" as const, countUnit: "days" as const, countNumber: 1 } } : r)) };
+    expect(expiredDigests(ageRule, images).filter((digest) => digest.startsWith("sig:r9"))).toHaveLength(3);
   });
 
   it("the old policy (untagged first, then keep N of any) loses a re-pointed latest and the parts of a kept index", () => {

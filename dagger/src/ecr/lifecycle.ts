@@ -54,7 +54,10 @@ export const IMAGES_PER_RELEASE = 1 + SUPPORTED_PLATFORMS.length;
  * 3. per platform, platform images beyond the most recent `keep` x IMAGES_PER_RELEASE expire: a platform image is only
  *    ever expired by its own platform's rule, and that rule keeps at least as many as rule 5 can keep indexes, so a kept
  *    release never loses a part, whatever platforms each release has;
- * 4. untagged images (nothing this pipeline pushes stays untagged) expire a day after push;
+ * 4. untagged images beyond the newest (`keep` + 1) x IMAGES_PER_RELEASE expire: what stays untagged is the signatures
+ *    ECR managed signing stores beside each pushed image (an untagged artifact per image, which ECR's policy counts
+ *    as an image like any other), so the signatures of the kept releases are kept with them (one release's worth of
+ *    slack for a push in flight); an age rule would expire them a day after each push, and deploy refuses unsigned images;
  * 5. release indexes beyond the most recent `keep` x IMAGES_PER_RELEASE images expire: `keep` releases of the default
  *    shape (an index and two platform images), more when releases have fewer platforms.
  */
@@ -77,8 +80,8 @@ export function releaseLifecyclePolicy(keep = DEFAULT_KEEP): LifecyclePolicy {
       ...platformRules,
       {
         rulePriority: 3 + platformRules.length,
-        description: "Expire untagged images one day after push",
-        selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 1 },
+        description: "Keep the signatures of the newest releases",
+        selection: { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: images + IMAGES_PER_RELEASE },
         action: { type: "expire" },
       },
       tagged(4 + platformRules.length, keep === 1 ? "Keep the newest release" : `Keep the ${keep} newest releases`, "*", images),
