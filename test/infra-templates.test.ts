@@ -18,7 +18,10 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
-import { ENVIRONMENTS } from "../infra/environments.js";
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
+import { ServiceStack } from "../infra/service-stack.js";
 import { motoUnavailableReason, startMoto, type Moto } from "./helpers/moto.js";
 import { createStackInMoto, motoClientConfig, motoCloudFormationTypes, MOTO_REGION, templateForMoto, type MotoStack } from "./helpers/moto-cloudformation.js";
 import { ROOT } from "./helpers/process.js";
@@ -77,6 +80,32 @@ describe("cfn-lint (CloudFormation's resource schemas)", () => {
     if (lint.error) throw new Error(`cfn-lint could not run (it is installed in the machine's Python): ${lint.error.message}`);
     expect(JSON.parse(lint.stdout || "[]")).toEqual([]);
     expect(lint.status).toBe(0);
+  });
+
+  it("finds nothing in the config's other shapes either: HTTPS with e-mail alarms, an imported VPC, NAT, canary on X86_64", () => {
+    const staging = ENVIRONMENTS.staging!;
+    const variants: Record<string, EnvironmentConfig> = {
+      https: { ...staging, certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9", domainName: "api.example.com", alarmEmail: "ops@example.com", accessLogRetentionDays: 7 },
+      imported: {
+        ...staging,
+        network: { existingVpcId: "vpc-0123456789abcdef0", availabilityZones: ["eu-west-1a", "eu-west-1b"], publicSubnetIds: ["subnet-0000000000000000a", "subnet-0000000000000000b"], privateSubnetIds: ["subnet-0000000000000000c", "subnet-0000000000000000d"] },
+      },
+      nat: { ...staging, network: { maxAzs: 2, natGateways: 1, cidr: "10.30.0.0/16" } },
+      canary: { ...staging, architecture: "X86_64", scaleOnRequestsPerTarget: undefined, deployment: { strategy: "CANARY", bakeTimeMinutes: 5, stepPercent: 10, stepBakeTimeMinutes: 3 } },
+    };
+    const files = Object.entries(variants).map(([name, config]) => {
+      const settings = validateEnvironment("staging", config, { region: MOTO_REGION, ecrRepository: "hono-ecr-service" });
+      const stack = new ServiceStack(new App(), `Variant-${name}`, { settings, env: { region: MOTO_REGION } });
+      const file = path.join(out, `variant-${name}.json`);
+      writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
+      return file;
+    });
+    try {
+      const lint = spawnSync("cfn-lint", ["--format", "json", ...files], { encoding: "utf8" });
+      expect(JSON.parse(lint.stdout || "[]")).toEqual([]);
+    } finally {
+      for (const file of files) rmSync(file, { force: true });
+    }
   });
 
   it("would find a bad Fargate size (the linter is really checking)", () => {
