@@ -34,3 +34,9 @@ export const REGISTRY_ACTIONS = [
  * registry-wide: no resource-level permissions, granted on "*".
  */
 export const REGISTRY_SIGNING_ACTIONS = ["ecr:GetSigningConfiguration", "ecr:PutSigningConfiguration"];
+
+/**
+ * ECR managed signing signs with the identity of whoever pushes: the publish role must be allowed to sign payloads with
+ * the signing profile (and only that one).
+ */
+export const SIGN_ON_PUSH_ACTIONS = ["signer:SignPayload"];

@@ -4,7 +4,7 @@ import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal
 import type { Construct } from "constructs";
 import { subjectPrefixes, type IdentitySettings } from "./config.js";
 import { deployStatements } from "./deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS } from "./ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
 /** GitHub's OIDC issuer and the audience configure-aws-credentials asks for. */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
@@ -84,7 +84,9 @@ export class GithubActionsIdentityStack extends Stack {
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_SIGNING_ACTIONS, resources: ["*"] }));
 
     // The AWS Signer profile ECR signs the repository's images with (managed signing: no key material in the pipeline).
+    // ECR signs with the pusher's identity, so the publish role may sign payloads with this profile.
     this.signingProfile = new SigningProfile(this, "SigningProfile", { platform: Platform.NOTATION_OCI_SHA384_ECDSA, signatureValidity: Duration.days(365 * 2) });
+    this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: SIGN_ON_PUSH_ACTIONS, resources: [this.signingProfile.signingProfileArn] }));
     new CfnOutput(this, "SigningProfileArn", { value: this.signingProfile.signingProfileArn, description: "setup-registry --signing-profile-arn (repository variable SIGNING_PROFILE_ARN)" });
 
     for (const environment of props.environments) {

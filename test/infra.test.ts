@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
 import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS } from "../infra/ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 
 const CONTEXT: Record<string, string> = { githubRepository: "acme/shop", githubOwnerId: "1111", githubRepositoryId: "2222", region: "eu-west-1", ecrRepository: "shop/web" };
@@ -95,10 +95,14 @@ describe("GitHub Actions identity stack", () => {
 
   it("lets the publish role log in anywhere but push only to the one repository", () => {
     const statements = statementsOf(synth(), "PublishRole");
+    const [profileId] = Object.keys(synth().findResources("AWS::Signer::SigningProfile"));
     expect(statements).toEqual([
       { Action: LOGIN_ACTIONS[0], Effect: "Allow", Resource: "*" },
       { Action: PUBLISH_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      // ECR managed signing signs with the pusher's identity: the one signing profile, nothing else of Signer.
+      { Action: "signer:SignPayload", Effect: "Allow", Resource: { "Fn::GetAtt": [profileId, "Arn"] } },
     ]);
+    expect(SIGN_ON_PUSH_ACTIONS).toEqual(["signer:SignPayload"]);
     expect(PUBLISH_ACTIONS).toEqual([
       "ecr:BatchCheckLayerAvailability",
       "ecr:InitiateLayerUpload",

@@ -6,7 +6,7 @@ import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE } from "../dagger/src/versions.js";
 import { PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
 import { DEPLOY_ACTIONS } from "../infra/deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS } from "../infra/ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { ENVIRONMENTS, renderEnvironmentTable, validateEnvironment } from "../infra/environments.js";
 import {
   BARE,
@@ -73,10 +73,11 @@ describe("README", () => {
     const rows = tableAfter("### IAM permissions");
     const actions = (row: string[] | undefined) => [...(row?.[1] ?? "").matchAll(/`(ecr:\w+)`/g)].map((match) => match[1]);
     expect(actions(rows[0])).toEqual(LOGIN_ACTIONS);
-    expect(actions(rows[1])).toEqual(PUBLISH_ACTIONS);
-    expect(actions(rows[2])).toEqual(REGISTRY_SIGNING_ACTIONS);
-    expect(actions(rows[3])).toEqual(REGISTRY_ACTIONS);
-    const deployActions = rows.slice(4).flatMap((row) => [...(row[1] ?? "").matchAll(/`((?:ecs|ecr|elasticloadbalancing|iam):\w+)`/g)].map((match) => match[1]));
+    expect([...(rows[1]?.[1] ?? "").matchAll(/`(signer:\w+)`/g)].map((match) => match[1])).toEqual(SIGN_ON_PUSH_ACTIONS);
+    expect(actions(rows[2])).toEqual(PUBLISH_ACTIONS);
+    expect(actions(rows[3])).toEqual(REGISTRY_SIGNING_ACTIONS);
+    expect(actions(rows[4])).toEqual(REGISTRY_ACTIONS);
+    const deployActions = rows.slice(5).flatMap((row) => [...(row[1] ?? "").matchAll(/`((?:ecs|ecr|elasticloadbalancing|iam):\w+)`/g)].map((match) => match[1]));
     expect(deployActions.sort()).toEqual([...DEPLOY_ACTIONS].sort());
   });
 
