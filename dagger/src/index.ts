@@ -1,6 +1,6 @@
 /**
- * The delivery pipeline of the service: lint, test, build, smoke-test, serve and publish, each a containerized stage
- * that runs the same on a laptop (`dagger call ...`) and in CI.
+ * The delivery pipeline of the service: lint, test, build, smoke-test, scan, SBOM and serve, each a containerized stage
+ * that runs the same on a laptop (`dagger call ...`) and in CI; and, behind `aws`, publish to ECR and deploy to ECS.
  */
 import { argument, check, dag, func, object, type Container, type Directory, type File, type Platform, type Secret, type Service } from "@dagger.io/dagger";
 import { Aws } from "./aws.js";
