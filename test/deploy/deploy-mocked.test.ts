@@ -213,6 +213,16 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
     expect(changed()).toEqual({ registered: 0, updated: 0 });
   });
 
+  it("a single-platform image is checked by its platform tag", async () => {
+    ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", layers: [] }) }] });
+    ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, `${NEW_COMMIT}-linux-amd64`] }] });
+    rollout();
+    const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
+    expect(error.failure).toBe("wrong-architecture");
+    expect(error.message).toBe(`image ${NEW_DIGEST} is a linux/amd64 image, but staging runs linux/arm64 tasks`);
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
   it("never races another deploy: a deployment under way is refused before anything changes", async () => {
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/other", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]));
     const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;

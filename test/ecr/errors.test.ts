@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AwsError, translateAwsError } from "../../dagger/src/aws-errors.js";
 import { decodeAuthorizationToken, hostFromProxyEndpoint } from "../../dagger/src/ecr/registry.js";
-import { MUTABLE_TAG_FILTERS, platformTag, wildcardPattern } from "../../dagger/src/ecr/release-tags.js";
-
-/** True when ECR lets `tag` move: it matches one of the repository's tag mutability exclusion filters. */
-const isMutableTag = (tag: string): boolean => MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
+import { isMutableTag, platformOfTag, platformTag } from "../../dagger/src/ecr/release-tags.js";
 
 const awsError = (name: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { name, ...extra });
 const context = { region: "eu-west-1", repository: "shop" };
@@ -54,6 +51,10 @@ describe("tag mutability", () => {
   it("names platform images after the release tag and the platform", () => {
     expect(platformTag("0123abc", { os: "linux", architecture: "arm64" })).toBe("0123abc-linux-arm64");
     expect(platformTag("latest", { os: "linux", architecture: "arm", variant: "v7" })).toBe("latest-linux-arm-v7");
+    // and back: the platform a tag names, none for a release tag
+    expect(platformOfTag("0123abc-linux-arm64")).toBe("linux/arm64");
+    expect(platformOfTag("latest-linux-arm-v7")).toBe("linux/arm/v7");
+    expect(["0123abc", "latest", "v1.2.3", "0123abc-dirty-0123456789ab"].map(platformOfTag)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });
 

@@ -5,7 +5,7 @@
 import type { Deployment, Service } from "@aws-sdk/client-ecs";
 import { InputError } from "../ecr/validate.js";
 import { describeImage, platformImages } from "../ecr/registry.js";
-import { MUTABLE_TAG_FILTERS, wildcardPattern } from "../ecr/release-tags.js";
+import { isMutableTag, platformOfTag } from "../ecr/release-tags.js";
 import {
   containerImage,
   describeRevision,
@@ -141,7 +141,7 @@ async function currentState(runtime: DeployRuntime, target: ServiceTarget): Prom
 
 /** The release tag among an image's tags: not `latest`, not a platform image's `<tag>-<os>-<arch>`. */
 function releaseTagOf(tags: string[]): string | undefined {
-  const candidates = tags.filter((tag) => !MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag)) && !/-linux-[a-z0-9]+(-v\d+)?$/.test(tag));
+  const candidates = tags.filter((tag) => !isMutableTag(tag) && platformOfTag(tag) === undefined);
   return candidates.find((tag) => /^[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/.test(tag)) ?? candidates[0];
 }
 
@@ -176,11 +176,11 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
     );
   }
   if (platforms === undefined) {
-    const platformTag = (detail.imageTags ?? []).map((tag) => /-linux-([a-z0-9]+)$/.exec(tag)?.[1]).find(Boolean);
-    if (platformTag && platformTag !== architecture) {
-      throw new DeployError("wrong-architecture", `image ${digest} is a linux/${platformTag} image, but ${target.environment} runs linux/${architecture} tasks`);
+    const tagged = (detail.imageTags ?? []).map(platformOfTag).find(Boolean);
+    if (tagged && tagged !== `linux/${architecture}`) {
+      throw new DeployError("wrong-architecture", `image ${digest} is a ${tagged} image, but ${target.environment} runs linux/${architecture} tasks`);
     }
-    if (!platformTag) runtime.log(`warning: ${digest} is a single-platform image without a platform tag: its architecture cannot be checked before ECS pulls it`);
+    if (!tagged) runtime.log(`warning: ${digest} is a single-platform image without a platform tag: its architecture cannot be checked before ECS pulls it`);
   }
   const platformDigest = entries?.find((entry) => entry.platform === `linux/${architecture}`)?.digest ?? digest;
   return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest };

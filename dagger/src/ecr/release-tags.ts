@@ -29,6 +29,17 @@ export function platformTag(tag: string, platform: { os: string; architecture: s
   return [tag, platform.os, platform.architecture, platform.variant].filter(Boolean).join("-");
 }
 
+/** The platform (`linux/arm64`) a platform image's tag names: the inverse of platformTag; undefined for any other tag. */
+export function platformOfTag(tag: string): string | undefined {
+  const match = /-(linux)-([a-z0-9]+)(?:-(v\d+))?$/.exec(tag);
+  return match ? match.slice(1).filter(Boolean).join("/") : undefined;
+}
+
+/** True when ECR lets `tag` move: it matches one of the repository's tag mutability exclusion filters. */
+export function isMutableTag(tag: string): boolean {
+  return MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
+}
+
 /** Checks that `tag` leaves room for its platform tags (OCI: 128 characters); returns it. */
 export function validateReleaseTag(tag: string): string {
   if (tag.length + PLATFORM_SUFFIX_LENGTH > MAX_TAG_LENGTH) {
