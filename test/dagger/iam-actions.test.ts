@@ -10,6 +10,7 @@ import { LOGIN_ACTIONS, PUBLISH_API_ACTIONS, REGISTRY_ACTIONS } from "../../infr
 import { motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
 import { runPlan } from "../helpers/plan.js";
 import { client, COMMIT, credentials, engineFor, OLDER, publish, REPOSITORY, TEST_CLIENTS } from "../helpers/publish.js";
+import { iamActionOf } from "../helpers/iam.js";
 
 const unavailable = motoUnavailableReason();
 
@@ -19,7 +20,7 @@ async function actionsOf(body: () => Promise<unknown>): Promise<string[]> {
   try {
     await body();
     const calls = send.mock.calls.filter((_, i) => !TEST_CLIENTS.has(send.mock.contexts[i] as object));
-    return [...new Set(calls.map(([command]) => `ecr:${command.constructor.name.replace(/Command$/, "")}`))];
+    return [...new Set(calls.map(([command]) => iamActionOf("ecr", command)))];
   } finally {
     send.mockRestore();
   }
@@ -77,7 +78,7 @@ describe.skipIf(unavailable !== undefined)(`IAM actions derived from the code's 
       ecrMock.on(GetLifecyclePolicyPreviewCommand).resolves({ status: "COMPLETE", previewResults: [] });
       const run = await runPlan(preview(false));
       expect(run.result).toBe("nothing would expire in team/shop (keep 3; ECR preview)");
-      const mocked = ecrMock.calls().map((call) => `ecr:${(call.args[0] as object).constructor.name.replace(/Command$/, "")}`);
+      const mocked = ecrMock.calls().map((call) => iamActionOf("ecr", call.args[0] as object));
       expect([...new Set([...functions, ...mocked])].sort()).toEqual([...REGISTRY_ACTIONS].sort());
     } finally {
       ecrMock.restore();

@@ -42,6 +42,7 @@ import {
   type VersionServer,
 } from "../helpers/ecs-mocks.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
+import { iamActionOf } from "../helpers/iam.js";
 
 const MINUTE = 60_000;
 let version: VersionServer;
@@ -375,9 +376,9 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
   /** Every AWS action the mocked clients were asked for so far, as IAM names it. */
   const actionsCalled = () =>
     new Set([
-      ...ecs.calls().map((call) => `ecs:${call.args[0].constructor.name.replace(/Command$/, "")}`),
-      ...elb.calls().map((call) => `elasticloadbalancing:${call.args[0].constructor.name.replace(/Command$/, "")}`),
-      ...ecr.calls().map((call) => `ecr:${call.args[0].constructor.name.replace(/Command$/, "")}`),
+      ...ecs.calls().map((call) => iamActionOf("ecs", call.args[0])),
+      ...elb.calls().map((call) => iamActionOf("elasticloadbalancing", call.args[0])),
+      ...ecr.calls().map((call) => iamActionOf("ecr", call.args[0])),
     ]);
 
   it("a deploy that succeeds, one the circuit breaker rolls back, and a status call exactly the listed actions (a rollback calls a subset)", async () => {

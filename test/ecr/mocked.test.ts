@@ -21,6 +21,7 @@ import { REGISTRY_SIGNING_ACTIONS } from "../../infra/ecr-permissions.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
 import { runPlan } from "../helpers/plan.js";
 import { credentials } from "../helpers/publish.js";
+import { iamActionOf } from "../helpers/iam.js";
 
 const context = { region: "eu-west-1", repository: "shop" };
 const fast = { pollMs: 1, timeoutMs: 1000 };
@@ -175,7 +176,7 @@ describe("signing configuration (mocked client: moto has no managed signing)", (
     ecrMock.on(GetSigningConfigurationCommand).rejects(awsError("SigningConfigurationNotFoundException", "none"));
     ecrMock.on(PutSigningConfigurationCommand).resolves({});
     expect(await applySigningConfiguration(client(), "shop", PROFILE, context)).toBe("created");
-    expect(ecrMock.calls().map((call) => `ecr:${call.args[0].constructor.name.replace(/Command$/, "")}`)).toEqual(REGISTRY_SIGNING_ACTIONS);
+    expect(ecrMock.calls().map((call) => iamActionOf("ecr", call.args[0]))).toEqual(REGISTRY_SIGNING_ACTIONS);
   });
 
   it("refuses a profile ARN that is not a signing profile, before any call", () => {
