@@ -3,6 +3,7 @@
  * from this (a test keeps them equal), so changing an environment's size changes the table.
  */
 import type { EnvironmentSettings } from "./environments.js";
+import { LOG_METRIC_FILTERS, METERED_ROUTES } from "./service-monitoring.js";
 
 /** Where the prices below come from. */
 export const PRICE_SOURCE = "AWS list prices for us-east-1 (N. Virginia), on-demand, as published on the services' pricing pages in 2026";
@@ -34,10 +35,15 @@ export const ASSUMPTIONS = { lcus: 1, logGbPerMonthPerTask: 1, accessLogGbPerMon
 
 /** The interface endpoints the stack creates in a new VPC (ECR api, ECR dkr, Logs). */
 const INTERFACE_ENDPOINTS = 3;
-/** Metrics the alarms evaluate: ALB 5xx (2), target 5xx (2), p99 (1), CPU (1), memory (1), tasks below desired (2), unhealthy targets (1 per target group). */
-const ALARM_METRICS_BASE = 9;
-/** Metrics the log metric filters produce: 3 names × the metered routes (4). */
-const LOG_METRICS = 12;
+/**
+ * Metrics the alarms evaluate: ALB 5xx (2), target 5xx (2), p99 (1), CPU (1), memory (1), tasks below desired (2),
+ * unhealthy targets (1 per target group). test/infra-service.test.ts counts them in each synthesized template.
+ */
+export function alarmMetricCount(settings: EnvironmentSettings): number {
+  return 9 + (settings.deployment.strategy === "ROLLING" ? 1 : 2);
+}
+/** Metrics the log metric filters produce: one per metric name and metered route. */
+const LOG_METRICS = LOG_METRIC_FILTERS.length * METERED_ROUTES.length;
 
 export interface CostLine {
   item: string;
@@ -54,7 +60,6 @@ export function monthlyCost(settings: EnvironmentSettings): { lines: CostLine[];
   const newVpc = !("existingVpcId" in settings.network);
   const azs = "existingVpcId" in settings.network ? settings.network.availabilityZones.length : settings.network.maxAzs;
   const nat = "existingVpcId" in settings.network ? 0 : settings.network.natGateways;
-  const targetGroups = settings.deployment.strategy === "ROLLING" ? 1 : 2;
   const lines: CostLine[] = [
     {
       item: `Fargate ${settings.architecture}`,
@@ -73,8 +78,8 @@ export function monthlyCost(settings: EnvironmentSettings): { lines: CostLine[];
     },
     {
       item: "Alarms, log metrics, dashboard",
-      detail: `${ALARM_METRICS_BASE + targetGroups} alarm metrics × $${PRICES.alarmMetricMonth}, ${LOG_METRICS} metrics × $${PRICES.customMetricMonth}, 1 dashboard × $${PRICES.dashboardMonth}`,
-      usd: (ALARM_METRICS_BASE + targetGroups) * PRICES.alarmMetricMonth + LOG_METRICS * PRICES.customMetricMonth + PRICES.dashboardMonth,
+      detail: `${alarmMetricCount(settings)} alarm metrics × $${PRICES.alarmMetricMonth}, ${LOG_METRICS} metrics × $${PRICES.customMetricMonth}, 1 dashboard × $${PRICES.dashboardMonth}`,
+      usd: alarmMetricCount(settings) * PRICES.alarmMetricMonth + LOG_METRICS * PRICES.customMetricMonth + PRICES.dashboardMonth,
     },
   ];
   if (settings.accessLogRetentionDays !== undefined) {

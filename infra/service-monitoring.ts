@@ -33,6 +33,13 @@ export const METERED_ROUTES = [
   { method: "POST", path: "/api/greeting" },
 ];
 
+/** The metrics the access log becomes, each by method and path of every metered route (`extra`: the lines it counts). */
+export const LOG_METRIC_FILTERS = [
+  { id: "RequestsByRoute", metricName: "Requests", extra: "", value: "1", unit: Unit.COUNT },
+  { id: "ServerErrorsByRoute", metricName: "ServerErrors", extra: " && $.status >= 500", value: "1", unit: Unit.COUNT },
+  { id: "LatencyByRoute", metricName: "LatencyMs", extra: "", value: "$.durationMs", unit: Unit.MILLISECONDS },
+];
+
 /** The CloudWatch namespace of the metrics the service's logs produce in `environment`. */
 export function logMetricsNamespace(environment: string): string {
   return `${APP_NAME}/${environment}`;
@@ -89,12 +96,7 @@ export class ServiceMonitoring extends Construct {
     // Route-level metrics from the access log lines ({"msg":"request","method":...,"path":...,"status":...,"durationMs":...}).
     const namespace = logMetricsNamespace(settings.name);
     const routes = METERED_ROUTES.map(({ method, path }) => `($.method = "${method}" && $.path = "${path}")`).join(" || ");
-    const filters = [
-      { id: "RequestsByRoute", metricName: "Requests", extra: "", value: "1", unit: Unit.COUNT },
-      { id: "ServerErrorsByRoute", metricName: "ServerErrors", extra: " && $.status >= 500", value: "1", unit: Unit.COUNT },
-      { id: "LatencyByRoute", metricName: "LatencyMs", extra: "", value: "$.durationMs", unit: Unit.MILLISECONDS },
-    ];
-    for (const filter of filters) {
+    for (const filter of LOG_METRIC_FILTERS) {
       new MetricFilter(this, filter.id, {
         logGroup,
         metricNamespace: namespace,

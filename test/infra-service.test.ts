@@ -8,6 +8,7 @@ import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, servi
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER } from "../dagger/src/versions.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
+import { alarmMetricCount } from "../infra/cost.js";
 import { METERED_ROUTES } from "../infra/service-monitoring.js";
 import { ServiceStack, TRAFFIC_SHIFT_READ_ACTIONS } from "../infra/service-stack.js";
 import { createTestService } from "./helpers/service.js";
@@ -240,6 +241,13 @@ describe.each(environments)("service stack: %s", (name) => {
     expect(threshold("CpuHigh")).toBe(config.alarms.cpuPercent);
     expect(threshold("MemoryHigh")).toBe(config.alarms.memoryPercent);
     template.resourceCountIs("AWS::SNS::Subscription", config.alarmEmail ? 1 : 0);
+  });
+
+  it("has the alarm metrics the cost table counts", () => {
+    // A metric alarm evaluates one metric; a metric-math alarm each metric in its expression.
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm")) as Resource[];
+    const metrics = alarms.reduce((sum, alarm) => sum + (alarm.Properties.MetricName ? 1 : (alarm.Properties.Metrics as { MetricStat?: unknown }[]).filter((metric) => metric.MetricStat).length), 0);
+    expect(metrics).toBe(alarmMetricCount(validateEnvironment(name, config, DEFAULTS)));
   });
 
   it("turns the access log into request, 5xx and latency metrics by route, for the known routes only", () => {
