@@ -27,6 +27,7 @@ import {
 import { AwsError, awsCall, type CallContext } from "../aws-errors.js";
 import { createEcrClient, MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
 import { APP_NAME, clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "./names.js";
+import type { TargetState } from "./verify.js";
 
 /** The clients a deploy uses. */
 export interface DeployClients {
@@ -176,8 +177,8 @@ export function taskAddress(task: Task): string | undefined {
 }
 
 /** Each target of the target groups: its IP, state and reason. */
-export async function targetHealth(clients: DeployClients, target: ServiceTarget, targetGroupArns: string[]): Promise<{ ip: string; state: string; reason?: string }[]> {
-  const health = [];
+export async function targetHealth(clients: DeployClients, target: ServiceTarget, targetGroupArns: string[]): Promise<TargetState[]> {
+  const health: TargetState[] = [];
   for (const arn of targetGroupArns) {
     const response = await awsCall("elasticloadbalancing:DescribeTargetHealth", { region: target.region, resource: `target group ${arn}` }, () =>
       clients.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
