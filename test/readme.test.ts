@@ -22,7 +22,8 @@ import {
   type BenchReport,
 } from "../bench/report.js";
 import { checkDaggerCall, daggerCallsIn } from "./helpers/dagger-calls.js";
-import { kebab, moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
+import { cliName } from "./helpers/dagger-cli.js";
+import { moduleSurface, type ModuleSurface } from "./helpers/module-surface.js";
 import { ROOT } from "./helpers/process.js";
 import { createTestService } from "./helpers/service.js";
 
@@ -133,9 +134,9 @@ describe("README", () => {
       const [main, ...others] = surface.objects;
       const chained = others.flatMap((object) => {
         const via = main!.functions.find((fn) => fn.returnType === object.name)!;
-        return object.functions.map((fn) => `${kebab(via.name)} ... ${kebab(fn.name)}`);
+        return object.functions.map((fn) => `${cliName(via.name)} ... ${cliName(fn.name)}`);
       });
-      expect(documented.sort()).toEqual([...main!.functions.map((fn) => kebab(fn.name)), ...chained].sort());
+      expect(documented.sort()).toEqual([...main!.functions.map((fn) => cliName(fn.name)), ...chained].sort());
     });
   });
 });

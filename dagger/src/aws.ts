@@ -9,7 +9,7 @@ import type { ECRClient } from "@aws-sdk/client-ecr";
 import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
-import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl } from "./deploy/validate.js";
+import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
 import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -288,20 +288,21 @@ export class Aws {
 
   /**
    * What runs in an environment now: release, image digest, task definition, running and desired tasks, the deployments
-   * and their outcome, the latest events. Plain text, or JSON with --json.
+   * and their outcome, the latest events. Plain text, or JSON with --format=json.
    *
-   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY status --environment=staging --json`
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY status --environment=staging --format=json`
    */
   @func({ cache: "never" })
   async status(
     /** The environment, e.g. staging. */
     environment: string,
-    /** Print JSON instead of text. */
-    json = false,
+    /** Output format: text or json. (Not `--json`: dagger call has a flag of that name, and an argument may not share it.) */
+    format = "text",
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
+    const asJson = validateStatusFormat(format) === "json";
     const report = await serviceStatus(realRuntime(createDeployClients(this.region, await this.credentials())), target);
-    return json ? JSON.stringify(report, null, 2) : formatStatus(report);
+    return asJson ? JSON.stringify(report, null, 2) : formatStatus(report);
   }
 
   /** The deploy options after each value is checked. */

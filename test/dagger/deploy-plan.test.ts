@@ -39,6 +39,7 @@ describe("aws deploy, rollback, status (fake engine, mocked AWS)", () => {
     ["timeout", (p) => aws(p).deploy("staging", undefined, NEW_COMMIT, 0), "--timeout-minutes=0 is invalid: expected a whole number from 1 to 120"],
     ["checks", (p) => aws(p).rollback("staging", 20, 51), "--checks=51 is invalid: expected a whole number from 1 to 50"],
     ["url", (p) => aws(p).rollback("staging", 20, 5, "ftp://x"), '--url="ftp://x" is invalid: expected an http or https URL'],
+    ["status format", (p) => aws(p).status("staging", "yaml"), '--format="yaml" is invalid: expected text or json'],
   ])("rejects a bad %s before reading a secret or calling AWS", async (_, call, message) => {
     const run = await runPlan(call);
     expect(run.error?.message).toContain(message);
@@ -72,11 +73,12 @@ describe("aws deploy, rollback, status (fake engine, mocked AWS)", () => {
     expect(await client.config.credentials()).toMatchObject({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY, sessionToken: SESSION });
   });
 
-  it("status prints text, or JSON with --json", async () => {
+  it("status prints text, or JSON with --format=json", async () => {
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     const text = await runPlan((pipeline) => aws(pipeline).status("staging"));
     expect(text.result).toMatch(/^staging: service web in cluster hono-ecr-service-staging\n {2}release: {9}2{40}\n/);
-    const json = await runPlan((pipeline) => aws(pipeline).status("staging", true));
+    expect((await runPlan((pipeline) => aws(pipeline).status("staging", "text"))).result).toBe(text.result);
+    const json = await runPlan((pipeline) => aws(pipeline).status("staging", "json"));
     expect(JSON.parse(json.result!)).toMatchObject({ environment: "staging", commit: NEW_COMMIT, digest: NEW_DIGEST, taskDefinition: TD2, running: 2, desired: 2 });
   });
 

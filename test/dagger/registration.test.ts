@@ -4,6 +4,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/process.js";
 import { checkDaggerCall, daggerCallsIn } from "../helpers/dagger-calls.js";
+import { cliName, DAGGER_CALL_INHERITED_FLAGS, inheritedFlagNames } from "../helpers/dagger-cli.js";
 import { moduleSurface, type ModuleSurface } from "../helpers/module-surface.js";
 import { SOURCE_IGNORE } from "../../dagger/src/versions.js";
 
@@ -62,7 +63,7 @@ describe("module registration", () => {
       "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
       "deploy(environment: string, image?: string, commit?: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string): string cache=never",
       "rollback(environment: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string): string cache=never",
-      "status(environment: string, json: boolean = false): string cache=never",
+      "status(environment: string, format: string = text): string cache=never",
     ]);
   });
 
@@ -84,6 +85,50 @@ describe("module registration", () => {
     const examples = functions.flatMap((fn) => daggerCallsIn(fn.description));
     expect(examples.length).toBe(functions.length);
     expect(examples.flatMap((command) => checkDaggerCall(command, surface))).toEqual([]);
+  });
+});
+
+/** `Object.function --flag` for every argument whose CLI flag is one `dagger call` already gives the function's command. */
+const flagClashes = (module: ModuleSurface): string[] => {
+  const inherited = new Set(inheritedFlagNames());
+  return module.objects.flatMap((object) =>
+    [{ name: "constructor", args: object.constructorArgs }, ...object.functions]
+      .flatMap((fn) => fn.args.map((arg) => `${object.name}.${fn.name} --${cliName(arg.name)}`))
+      .filter((flag) => inherited.has(flag.slice(flag.indexOf("--") + 2))),
+  );
+};
+
+describe("the dagger CLI's flags (v0.21) and the module's arguments", () => {
+  it("spells names as the CLI does: strcase.ToKebab v0.3.0, on its own test cases (snake_test.go, '-' for '_')", () => {
+    const cases: [string, string][] = [
+      ["testCase", "test-case"], ["TestCase", "test-case"], [" Test Case ", "test-case"], ["test_case", "test-case"], ["", ""],
+      ["manyManyWords", "many-many-words"], ["AnyKind of_string", "any-kind-of-string"], ["numbers2and55with000", "numbers-2-and-55-with-000"],
+      ["JSONData", "json-data"], ["userID", "user-id"], ["AAAbbb", "aa-abbb"], ["1A2", "1-a-2"], ["A1B", "a-1-b"], ["AB1AB2AB3", "ab-1-ab-2-ab-3"],
+      ["accessKeyId", "access-key-id"], ["sourceDateEpoch", "source-date-epoch"],
+    ];
+    expect(cases.map(([name]) => cliName(name))).toEqual(cases.map(([, flag]) => flag));
+  });
+
+  it("lists the inherited flags from the CLI's source: the global ones, -m and friends, -o and -j", () => {
+    expect(DAGGER_CALL_INHERITED_FLAGS.call).toEqual(["output", "json"]);
+    expect(new Set(inheritedFlagNames()).size).toBe(inheritedFlagNames().length);
+    expect(inheritedFlagNames()).toEqual(expect.arrayContaining(["help", "progress", "mod", "debug", "silent", "interactive"]));
+  });
+
+  it("no function or constructor argument shares its flag with one dagger call already has (else: `flag already exists`)", () => {
+    expect(flagClashes(surface)).toEqual([]);
+  });
+
+  it("the check finds a planted clash: an argument named output, or json as status had it", () => {
+    const aws = surface.objects[1]!;
+    const planted: ModuleSurface = {
+      ...surface,
+      objects: [
+        { ...surface.objects[0]!, constructorArgs: [...surface.objects[0]!.constructorArgs, { name: "output", type: "string", optional: true, description: "x" }] },
+        { ...aws, functions: aws.functions.map((fn) => (fn.name === "status" ? { ...fn, args: [...fn.args, { name: "json", type: "boolean", optional: true, description: "x" }] } : fn)) },
+      ],
+    };
+    expect(flagClashes(planted)).toEqual(["Pipeline.constructor --output", "Aws.status --json"]);
   });
 });
 

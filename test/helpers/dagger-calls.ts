@@ -3,7 +3,8 @@
  * the function must exist, every `--flag` must be one of its arguments (or the constructor's), and a chained call must
  * be a core method of the function's return type.
  */
-import { kebab, type ModuleSurface } from "./module-surface.js";
+import { cliName } from "./dagger-cli.js";
+import type { ModuleSurface } from "./module-surface.js";
 
 /** Core methods that may follow a function returning these types in the commands we write. */
 const CHAINABLE: Record<string, string[]> = {
@@ -64,11 +65,11 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
   const flagName = (word: string) => word.replace(/^--/, "").split("=")[0]!;
   while (words[0]?.startsWith("--")) {
     const flag = flagName(words.shift()!);
-    if (!object.constructorArgs.some((arg) => kebab(arg.name) === flag)) problems.push(`${command}: --${flag} is not a module (constructor) argument`);
+    if (!object.constructorArgs.some((arg) => cliName(arg.name) === flag)) problems.push(`${command}: --${flag} is not a module (constructor) argument`);
   }
   for (;;) {
     const name = words.shift();
-    const fn = object.functions.find((candidate) => kebab(candidate.name) === name);
+    const fn = object.functions.find((candidate) => cliName(candidate.name) === name);
     if (!fn) return [...problems, `${command}: no function named ${String(name)}${object === surface.objects[0] ? "" : ` on ${object.name}`}`];
     const given: string[] = [];
     // Prose may elide a function's flags with "..." (`dagger call aws ... deploy`): its required ones are then not checked.
@@ -78,12 +79,12 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
       const word = words.shift()!;
       const flag = flagName(word);
       given.push(flag);
-      const arg = fn.args.find((candidate) => kebab(candidate.name) === flag);
+      const arg = fn.args.find((candidate) => cliName(candidate.name) === flag);
       // A boolean may be given bare (--offline); everything else as --flag=VALUE.
       if (!word.includes("=") && arg?.type !== "boolean") problems.push(`${command}: write --${flag}=VALUE`);
       if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
     }
-    const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => kebab(arg.name));
+    const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => cliName(arg.name));
     if (!elided) for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} of ${name} is missing`);
     const next = surface.objects.find((candidate) => candidate.name === fn.returnType);
     if (next) {

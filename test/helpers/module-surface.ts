@@ -38,6 +38,3 @@ export function moduleSurface(): ModuleSurface {
   ) as ModuleSurface;
   return cached;
 }
-
-/** CLI spelling of a camelCase name, as `dagger call` shows it (buildEnv -> build-env). */
-export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

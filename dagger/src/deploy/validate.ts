@@ -71,3 +71,13 @@ export function validateCount(flag: string, value: number, min: number, max: num
   if (!Number.isInteger(value) || value < min || value > max) throw new InputError(`--${flag}=${value} is invalid: expected a whole number from ${min} to ${max}`);
   return value;
 }
+
+/** The formats `status` prints. */
+export const STATUS_FORMATS = ["text", "json"] as const;
+
+/** `status --format`: one of STATUS_FORMATS. */
+export function validateStatusFormat(format: string): (typeof STATUS_FORMATS)[number] {
+  const known = STATUS_FORMATS.find((candidate) => candidate === format);
+  if (!known) throw new InputError(`--format=${JSON.stringify(format)} is invalid: expected ${STATUS_FORMATS.join(" or ")}`);
+  return known;
+}
