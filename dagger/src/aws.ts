@@ -85,9 +85,12 @@ export class Aws {
   async publish(
     /** ECR repository name, e.g. hono-ecr-service. */
     repository: string,
-    /** The git repository the release is built from (defaults to this one): its HEAD commit tags the release. */
+    /**
+     * The git repository the release is built from (defaults to this one): its HEAD commit tags the release. The engine
+     * loads it before publish runs; outside a git checkout the call stops there ("not a git repository").
+     */
     @argument({ defaultPath: "/" })
-    git?: GitRepository,
+    git: GitRepository,
     /** The commit to release, instead of the repository's HEAD. */
     commit?: string,
     /** Publish a checkout with uncommitted changes, tagged `<commit>-dirty-<hash of the changes>`. */
@@ -334,11 +337,7 @@ const formatCounts = (counts: Record<string, number>): string =>
  * The tag of the release: `commit` when given, else the repository's HEAD commit. Uncommitted changes are refused,
  * unless `allowDirty`: then the tag is `<commit>-dirty-<first 12 hex of the changes' sha256>`, never the clean commit's.
  */
-async function releaseTag(git: GitRepository | undefined, commit: string | undefined, allowDirty: boolean): Promise<string> {
-  if (!git) {
-    if (commit === undefined) throw new InputError("no commit to release: the module's repository is not a git checkout; pass --commit=<sha>");
-    return commit;
-  }
+async function releaseTag(git: GitRepository, commit: string | undefined, allowDirty: boolean): Promise<string> {
   const head = commit ?? validateTag(await git.head().commit());
   const changes = git.uncommitted();
   if (await changes.isEmpty()) return head;

@@ -58,7 +58,7 @@ describe("module registration", () => {
 
   it("has the AWS functions behind aws, which takes the region and credentials once", () => {
     expect(surface.objects[1]!.functions.map(signature)).toEqual([
-      "publish(repository: string, git?: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = , severity: string = CRITICAL): string cache=never",
+      "publish(repository: string, git: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = , severity: string = CRITICAL): string cache=never",
       "setupRegistry(repository: string, keep: integer = 5, signingProfileArn?: string): string cache=never",
       "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
       "deploy(environment: string, image?: string, commit?: string, timeoutMinutes: integer = 20, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string): string cache=never",
@@ -69,7 +69,9 @@ describe("module registration", () => {
 
   it("publish takes the repository's git metadata from the module's own checkout (defaultPath /)", () => {
     const git = surface.objects[1]!.functions.find((fn) => fn.name === "publish")!.args.find((arg) => arg.name === "git");
-    expect(git).toMatchObject({ type: "GitRepository", defaultPath: "/", optional: true });
+    // Required in the code, optional on the CLI: the engine makes an argument with a defaultPath optional
+    // (core/schema/module.go, functionWithArg, backport-0.21) and loads it itself when it is not given.
+    expect(git).toMatchObject({ type: "GitRepository", defaultPath: "/", optional: false });
   });
 
   it("documents every function with an example command, and every argument", () => {

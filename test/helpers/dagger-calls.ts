@@ -84,7 +84,9 @@ export function checkDaggerCall(command: string, surface: ModuleSurface): string
       if (!word.includes("=") && arg?.type !== "boolean") problems.push(`${command}: write --${flag}=VALUE`);
       if (!arg) problems.push(`${command}: ${name} has no argument --${flag}`);
     }
-    const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined).map((arg) => cliName(arg.name));
+    // Required as the CLI sees it (IsRequired in cmd/dagger/module_inspect.go: not optional, no default), where the engine
+    // has made every argument with a defaultPath optional (core/schema/module.go functionWithArg; both backport-0.21).
+    const required = fn.args.filter((arg) => !arg.optional && arg.defaultValue === undefined && arg.defaultPath === undefined).map((arg) => cliName(arg.name));
     if (!elided) for (const arg of required) if (!given.includes(arg)) problems.push(`${command}: required argument --${arg} of ${name} is missing`);
     const next = surface.objects.find((candidate) => candidate.name === fn.returnType);
     if (next) {
