@@ -80,11 +80,14 @@ export function copyModule(packageJson?: PackageJson): ModuleCopy {
   return { dir, original, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs npm at the runtime's version (`npx npm@11.8.0`) in `dir`; resolves with stdout and stderr, rejects on failure. */
-export async function engineNpm(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+/**
+ * Runs npm at the runtime's version (`npx npm@11.8.0`) in `dir`, with `env` added; resolves with stdout and stderr,
+ * rejects on failure.
+ */
+export async function engineNpm(dir: string, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   return run("npx", ["--yes", `npm@${ENGINE_NPM_VERSION}`, ...args, "--no-audit", "--no-fund"], {
     cwd: dir,
-    env: { ...process.env, npm_config_update_notifier: "false" },
+    env: { ...process.env, npm_config_update_notifier: "false", ...env },
     maxBuffer: 16 * 1024 * 1024,
     timeout: 240_000,
   });
