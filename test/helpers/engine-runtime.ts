@@ -5,10 +5,11 @@
  * - runtime_node.go NpmPkgManager.withInstalledDependencies: the TypeScript mount and `npm install --omit=dev`;
  * - config.go NpmDefaultVersion: npm 11.8.0 for a module with a package-lock.json;
  * - runtime_node.go SetupContainer and tsutils/bin/__dagger.entrypoint.ts: how the module is then started.
- * Nothing here runs in an engine: it re-enacts those steps with npm and tsx on this machine.
+ * Nothing here runs in an engine: it re-enacts those steps with npm, and the engine's own Node and tsx versions (from
+ * tools/node) where they run, on this machine.
  */
-import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -23,6 +24,38 @@ export const ENGINE_DEFAULT_TYPESCRIPT = "5.9.3";
 export const ENGINE_NPM_VERSION = "11.8.0";
 /** The TypeScript the runtime mounts (its SDK library is built from a package.json asking for ^6.0.3). */
 export const ENGINE_TYPESCRIPT_DIR = path.join(ROOT, "node_modules/@dagger.io/dagger/node_modules/typescript");
+/** tsdistconsts/consts.go DefaultNodeVersion: the runtime starts the module on node:24.13.1-alpine. */
+export const ENGINE_NODE_VERSION = "24.13.1";
+/** toolchains/engine-dev/build/sdk.go TypescriptSDKTSXVersion: the tsx it starts the module with. */
+export const ENGINE_TSX_VERSION = "4.15.6";
+/** Where tools/node installs that Node and that tsx (npm aliases engine-node and engine-tsx). */
+const ENGINE_TOOLS = path.join(ROOT, "tools/node/node_modules");
+
+/** The Node and tsx a module is started with: the engine's own where they are installed and run here. */
+export interface ModuleRuntime {
+  node: string;
+  tsx: string;
+  /** Node version and tsx version, e.g. `v24.13.1, tsx 4.15.6`. */
+  describe: string;
+}
+
+/**
+ * The engine's Node and tsx from tools/node (installed by scripts/image-node.sh; Linux x64 with glibc only), or else the
+ * Node running the tests with the repository's tsx. REQUIRE_ENGINE_RUNTIME=1 (set by .ci/run) makes the fallback an error.
+ */
+export function moduleRuntime(): ModuleRuntime {
+  const node = path.join(ENGINE_TOOLS, "engine-node/bin/node");
+  const tsx = path.join(ENGINE_TOOLS, "engine-tsx/dist/cli.mjs");
+  const version = existsSync(node) ? spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim() : undefined;
+  const tsxVersion = existsSync(tsx) ? (JSON.parse(readFileSync(path.join(ENGINE_TOOLS, "engine-tsx/package.json"), "utf8")) as { version: string }).version : undefined;
+  if (version === `v${ENGINE_NODE_VERSION}` && tsxVersion === ENGINE_TSX_VERSION) return { node, tsx, describe: `${version}, tsx ${tsxVersion}` };
+  if (process.env.REQUIRE_ENGINE_RUNTIME === "1") {
+    throw new Error(`REQUIRE_ENGINE_RUNTIME=1 but the engine's Node v${ENGINE_NODE_VERSION} and tsx ${ENGINE_TSX_VERSION} are not installed in tools/node (found ${version ?? "no node"}, tsx ${tsxVersion ?? "none"}): run scripts/image-node.sh true`);
+  }
+  const ownTsx = path.join(ROOT, "node_modules/tsx");
+  return { node: process.execPath, tsx: path.join(ownTsx, "dist/cli.mjs"), describe: `${process.version}, tsx ${(JSON.parse(readFileSync(path.join(ownTsx, "package.json"), "utf8")) as { version: string }).version}` };
+}
+
 /** What the engine's SDK bundle exports (runtime tsutils/module/index.ts), besides everything of the generated client. */
 export const ENGINE_BUNDLE_EXPORTS = ["connection", "connect", "Context", "func", "check", "generate", "argument", "object", "field", "enumType", "entrypoint"];
 
@@ -148,17 +181,19 @@ entrypoint([\`\${import.meta.dirname}/../sdk/client.gen.ts\`, ...listTsFilesInMo
 `;
 
 /**
- * Starts the module in the copy as the runtime does (`tsx --tsconfig tsconfig.json src/__dagger.entrypoint.ts`) with the
- * session pointed at a fake engine through `env`; resolves with the exit code and output.
+ * Starts the module in the copy as the runtime does (runtime_node.go: `tsx --no-deprecation --tsconfig tsconfig.json
+ * src/__dagger.entrypoint.ts`, on moduleRuntime()'s Node and tsx) with the session pointed at a fake engine through
+ * `env`; resolves with the exit code and output.
  */
 export async function startModule(copy: ModuleCopy, env: Record<string, string>): Promise<{ code: number; output: string }> {
   const entrypoint = path.join(copy.dir, "src/__dagger.entrypoint.ts");
   writeFileSync(entrypoint, ENTRYPOINT);
-  const tsx = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");
+  const { node, tsx } = moduleRuntime();
   try {
-    const { stdout, stderr } = await run(process.execPath, [tsx, "--no-deprecation", "--tsconfig", path.join(copy.dir, "tsconfig.json"), entrypoint], {
+    const { stdout, stderr } = await run(node, [tsx, "--no-deprecation", "--tsconfig", path.join(copy.dir, "tsconfig.json"), entrypoint], {
       cwd: copy.dir,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      // runtime_node.go sets NODE_OPTIONS=--use-openssl-ca in the module's container.
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_OPTIONS: "--use-openssl-ca", ...env },
       timeout: 120_000,
     });
     return { code: 0, output: `${stdout}${stderr}` };
