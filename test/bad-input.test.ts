@@ -42,6 +42,7 @@ describe("bad input over TCP", () => {
 
   it.each([
     ["HTTP/1.0 without a Host", 400, "bad_request", "GET / HTTP/1.0\r\n\r\n"],
+    ["HTTP/1.1 without a Host", 400, "bad_request", "GET /healthz HTTP/1.1\r\n\r\n"],
     ["a Host with a space", 400, "bad_request", "GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"],
     ["a Host with a bad port", 400, "bad_request", "GET / HTTP/1.1\r\nHost: x:99999\r\nConnection: close\r\n\r\n"],
     ["OPTIONS *", 400, "bad_request", "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
