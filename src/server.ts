@@ -219,6 +219,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 /** Status and code for requests Node's HTTP parser rejects before the app sees them. */
 function clientErrorStatus(code: string | undefined): [number, string, string] {
   if (code === "HPE_HEADER_OVERFLOW") return [431, "Request Header Fields Too Large", "headers_too_large"];
+  if (code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return [413, "Payload Too Large", "payload_too_large"];
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", "request_timeout"];
   return [400, "Bad Request", "bad_request"];
 }
