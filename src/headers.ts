@@ -1,6 +1,6 @@
 /**
  * Headers every answer of the process carries, whoever writes it: the app, the server's own error answers (parser
- * errors, rejected request lines, Expect, CONNECT), node-server's request errors.
+ * errors, rejected request lines, Expect, CONNECT), node-server's request errors (no Host, a bad Host, a bad URL).
  */
 import { randomUUID } from "node:crypto";
 

@@ -72,12 +72,16 @@ export class ServiceResponse<Request extends IncomingMessage = IncomingMessage> 
 /** The request id of the request being handed to node-server's listener (its error handler is called synchronously). */
 let currentRequestId = "";
 
-/** node-server's answer to a request it cannot turn into a Request (bad Host, `OPTIONS *`, a bad URL): the JSON error shape. */
+/**
+ * node-server's answer to a request it cannot turn into a Request (no Host, a bad Host, `OPTIONS *`, a bad URL): the
+ * JSON error shape. The connection closes after it, as after Node's own 400s: a client that sent such a request is not
+ * one to keep talking to.
+ */
 function requestErrorResponse(err: unknown): Response {
   const message = `malformed HTTP request (${err instanceof Error ? err.message : "invalid request"})`;
   return new Response(JSON.stringify({ error: { code: "bad_request", message, requestId: currentRequestId } }), {
     status: 400,
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Connection: "close" },
   });
 }
 
@@ -145,6 +149,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       headersTimeout: config.headersTimeoutMs,
       requestTimeout: config.headersTimeoutMs + BODY_RECEIVE_MS,
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+      // Node answers an HTTP/1.1 request without Host itself (400, empty body, before the listener runs); without that
+      // check the request reaches node-server, which rejects it ("Missing host header") through requestErrorResponse,
+      // like an HTTP/1.0 one without Host: the JSON 400 with the request id.
+      requireHostHeader: false,
     },
     handle,
   );
@@ -211,6 +219,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 /** Status and code for requests Node's HTTP parser rejects before the app sees them. */
 function clientErrorStatus(code: string | undefined): [number, string, string] {
   if (code === "HPE_HEADER_OVERFLOW") return [431, "Request Header Fields Too Large", "headers_too_large"];
+  if (code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return [413, "Payload Too Large", "payload_too_large"];
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", "request_timeout"];
   return [400, "Bad Request", "bad_request"];
 }

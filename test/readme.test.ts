@@ -53,6 +53,21 @@ describe("README", () => {
     expect(scripts.test).toBe("vitest run");
   });
 
+  it("names every dependency install script, and allowScripts decides each one as the table says", () => {
+    type Lock = { packages: Record<string, { hasInstallScript?: boolean }> };
+    const withScripts = (lock: Lock) => Object.keys(lock.packages).filter((at) => at !== "" && lock.packages[at]!.hasInstallScript).map((at) => at.slice(at.lastIndexOf("node_modules/") + 13));
+    expect(withScripts(json<Lock>("dagger/package-lock.json"))).toEqual([]);
+    const allowScripts = json<{ allowScripts?: Record<string, boolean> }>("package.json").allowScripts ?? {};
+    const table = tableAfter("**Install scripts.**");
+    expect(Object.fromEntries(table.map(([name, , runs]) => [name!.replace(/`/g, ""), runs === "yes"]))).toEqual(allowScripts);
+    for (const [name, script] of table) {
+      const { scripts = {} } = json<{ scripts?: Record<string, string> }>(`node_modules/${name!.replace(/`/g, "")}/package.json`);
+      const installScripts = ["preinstall", "install", "postinstall"].filter((stage) => scripts[stage]).map((stage) => `${stage}: ${scripts[stage]}`);
+      expect(script!.replace(/`/g, "")).toBe(installScripts.join(", "));
+    }
+    expect(withScripts(json<Lock>("package-lock.json")).sort()).toEqual(Object.keys(allowScripts).sort());
+  });
+
   it("lists every configuration variable with its default and meaning", () => {
     expect(tableAfter("## Configuration")).toEqual(SETTINGS.map((setting) => [`\`${setting.env}\``, `\`${String(setting.default)}\``, setting.meaning]));
   });
