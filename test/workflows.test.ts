@@ -84,7 +84,9 @@ describe("workflow structure", () => {
     // The commit comes from the checkout itself (the module's git argument); latest is what main released.
     expect(args).toContain("--tags=latest");
     expect(args).not.toContain("--commit");
-    expect(args).toContain("--source-date-epoch=$(git log -1 --format=%ct)");
+    // The commit time comes from a step of its own (checked to be digits), as an environment variable.
+    expect(args).toContain('--source-date-epoch="$SOURCE_DATE_EPOCH"');
+    expect(publish.steps.find((step) => step.id === "epoch")!.run).toContain("set -euo pipefail");
   });
 
   it("gives every commit on main its CI result: pull requests cancel older runs, main runs are grouped per commit", () => {
@@ -139,8 +141,8 @@ describe("workflow structure", () => {
       expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
       const deploy = job.steps.find((step) => step.id === "deploy")!;
       // The digest reaches the shell as an environment variable, never as expanded text.
-      expect(deploy.env).toEqual({ IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}", SERVICE_URL: "${{ vars.SERVICE_URL }}" });
-      expect(deploy.with!.args).toContain(`deploy --environment=${environment} --image=$IMAGE_DIGEST`);
+      expect(deploy.env).toEqual({ AWS_REGION: "${{ vars.AWS_REGION }}", IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}", SERVICE_URL: "${{ vars.SERVICE_URL }}" });
+      expect(deploy.with!.args).toContain(`deploy --environment=${environment} --image="$IMAGE_DIGEST"`);
       const summary = job.steps.at(-1)!;
       expect(summary.if).toBe("always()");
       expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
@@ -153,7 +155,7 @@ describe("workflow structure", () => {
     const job = workflow("ci.yml").jobs.sbom!;
     expect(job.needs).toBe("publish");
     expect(job.permissions).toEqual({ contents: "read" });
-    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe("sbom --commit=${{ github.sha }} export --path=sbom.cdx.json");
+    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe('sbom --commit="$GITHUB_SHA" export --path=sbom.cdx.json');
     expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
   });
 
@@ -164,7 +166,9 @@ describe("workflow structure", () => {
     const job = rollback.jobs.rollback!;
     expect(job.environment).toEqual({ name: "${{ inputs.environment }}", url: "${{ vars.SERVICE_URL }}" });
     expect(job.concurrency).toEqual({ group: "deploy-${{ inputs.environment }}", "cancel-in-progress": false });
-    expect(job.steps.find((step) => step.id === "rollback")!.with!.args).toContain("rollback --environment=${{ inputs.environment }}");
+    const step = job.steps.find((candidate) => candidate.id === "rollback")!;
+    expect(step.env).toMatchObject({ ENVIRONMENT: "${{ inputs.environment }}" });
+    expect(step.with!.args).toContain('rollback --environment="$ENVIRONMENT"');
   });
 
   it("pins every action to an exact release", () => {
@@ -192,35 +196,57 @@ describe("workflow structure", () => {
   });
 });
 
+/** The one expression allowed in a dagger step's inputs: the action pastes it (line 172); only repository admins set it. */
+const CLOUD_TOKEN = "${{ secrets.DAGGER_CLOUD_TOKEN }}";
+
 /**
- * The `${{ }}` expressions in a value that a shell runs (`run`, and dagger-for-github's `args` and `call`, which it
- * expands inside bash) that could carry attacker-chosen or free text: everything but repository variables, fixed github.*
- * fields that cannot hold shell syntax, and inputs of a typed kind (choice, number, boolean).
+ * Every `${{ }}` expression that GitHub would paste into a script a shell runs: in `run`, and in any input of a
+ * dagger/dagger-for-github step (its action.yml pastes `args`, `call`, `version`, `verb`, `workdir`, ... into bash;
+ * test/dagger-for-github.test.ts replays it). Whatever the expression reads (vars, github.*, inputs of any type, needs.*,
+ * steps.*, secrets), it is reported: values reach a shell only through `env:`. The one exception is `cloud-token`
+ * exactly `${{ secrets.DAGGER_CLOUD_TOKEN }}` (the action has no other way to receive it).
  */
-function unsafeExpansions(workflowText: string): string[] {
+function expressionsInAShell(workflowText: string): string[] {
   const parsed = parse(workflowText) as Workflow;
-  const inputs = parsed.on.workflow_dispatch?.inputs ?? {};
-  const typed = Object.entries(inputs).filter(([, input]) => ["choice", "number", "boolean"].includes(input.type ?? "string")).map(([name]) => name);
-  const safe = [/^vars\.[A-Z0-9_]+$/, /^github\.(sha|server_url|repository|run_id|run_attempt)$/, ...typed.map((name) => new RegExp(`^inputs\\.${name}$`))];
-  const unsafe: string[] = [];
+  const found: string[] = [];
   for (const [name, job] of Object.entries(parsed.jobs)) {
     for (const step of job.steps) {
-      for (const value of [step.run, step.with?.args, step.with?.call]) {
-        for (const match of (value ?? "").matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)) {
-          if (!safe.some((pattern) => pattern.test(match[1]!))) unsafe.push(`${name}: ${match[1]!}`);
+      const scripts: [string, string | undefined][] = [["run", step.run]];
+      if (step.uses?.startsWith("dagger/dagger-for-github@")) {
+        for (const [input, value] of Object.entries(step.with ?? {})) {
+          if (input === "cloud-token" && value === CLOUD_TOKEN) continue;
+          scripts.push([input, String(value)]);
         }
+      }
+      for (const [where, value] of scripts) {
+        for (const match of (value ?? "").matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)) found.push(`${name}: ${where}: ${match[1]!}`);
       }
     }
   }
-  return unsafe;
+  return found;
 }
 
-describe("no injection through a shell", () => {
-  it("no workflow expands free text or an event field inside run, args or call", () => {
-    for (const file of files) expect(unsafeExpansions(text(file)), file).toEqual([]);
+describe("no expression reaches a shell", () => {
+  it("no workflow has a ${{ }} in run or in a Dagger step's inputs (values come through env:)", () => {
+    for (const file of files) expect(expressionsInAShell(text(file)), file).toEqual([]);
   });
 
-  it("the rule catches a free-text input, a branch name, a step output and a pull request title", () => {
+  it("every variable a Dagger step's args expands is in its env: or one of the runner's fixed GITHUB_* variables", () => {
+    for (const { name, job } of allJobs()) {
+      for (const step of job.steps.filter((candidate) => candidate.uses?.startsWith("dagger/dagger-for-github@"))) {
+        const args = step.with?.args ?? "";
+        // No quote that could end the action's '...' (line 141), no command substitution, no backtick.
+        expect(args, name).not.toMatch(/'|\$\(|`/);
+        for (const match of args.matchAll(/\$\{?(\w+)/g)) {
+          expect([...Object.keys(step.env ?? {}), "GITHUB_SHA", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY"], `${name}: $${match[1]!}`).toContain(match[1]);
+        }
+        // Every expansion quoted: a value's spaces or glob characters stay in one argument.
+        expect(args.replace(/"\$\w+"|"\$\w+\/\$\w+"|\$\{\w+:\+--[\w-]+="\$\w+"\}/g, ""), name).not.toContain("$");
+      }
+    }
+  });
+
+  it("the rule catches every kind of expression: vars, github.*, typed and free inputs, needs, steps, an event field", () => {
     const risky = `on:
   workflow_dispatch:
     inputs:
@@ -229,12 +255,31 @@ describe("no injection through a shell", () => {
 jobs:
   x:
     steps:
-      - run: echo \${{ inputs.keep }} \${{ inputs.mode }} \${{ github.head_ref }}
+      - run: echo \${{ inputs.keep }} \${{ inputs.mode }} \${{ github.head_ref }} \${{ github.sha }}
       - uses: dagger/dagger-for-github@v8.4.1
+        env:
+          SAFE: \${{ vars.SAFE }}
         with:
-          args: x --a=\${{ steps.y.outputs.z }} --b=\${{ github.event.pull_request.title }} --c=\${{ vars.OK }}
+          version: \${{ vars.DAGGER_VERSION }}
+          args: x --a=\${{ steps.y.outputs.z }} --b=\${{ github.event.pull_request.title }} --c=\${{ needs.p.outputs.d }} --d="$SAFE"
+          cloud-token: \${{ secrets.DAGGER_CLOUD_TOKEN }}
 `;
-    expect(unsafeExpansions(risky)).toEqual(["x: inputs.keep", "x: github.head_ref", "x: steps.y.outputs.z", "x: github.event.pull_request.title"]);
+    expect(expressionsInAShell(risky)).toEqual([
+      "x: run: inputs.keep",
+      "x: run: inputs.mode",
+      "x: run: github.head_ref",
+      "x: run: github.sha",
+      "x: version: vars.DAGGER_VERSION",
+      "x: args: steps.y.outputs.z",
+      "x: args: github.event.pull_request.title",
+      "x: args: needs.p.outputs.d",
+    ]);
+  });
+
+  it("fails on a vars injection planted in a real workflow's args", () => {
+    const planted = text("ci.yml").replace('--region="$AWS_REGION"', "--region=${{ vars.AWS_REGION }}");
+    expect(planted).not.toBe(text("ci.yml"));
+    expect(expressionsInAShell(planted)).toEqual(["publish: args: vars.AWS_REGION"]);
   });
 });
 
