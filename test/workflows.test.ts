@@ -43,6 +43,8 @@ const files = readdirSync(DIR).filter((file) => file.endsWith(".yml"));
 const text = (file: string) => readFileSync(path.join(DIR, file), "utf8");
 const workflow = (file: string) => parse(text(file)) as Workflow;
 const allJobs = () => files.flatMap((file) => Object.entries(workflow(file).jobs).map(([name, job]) => ({ file, name, job })));
+/** `owner/name` of a `uses:` reference, without its pin. */
+const actionOf = (ref: string | undefined) => ref?.split("@")[0];
 const engineVersion = (JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "utf8")) as { engineVersion: string }).engineVersion;
 
 describe("actionlint", () => {
@@ -65,7 +67,7 @@ describe("workflow structure", () => {
     expect(ci.on.push).toEqual({ branches: ["main"] });
     expect(ci.on.pull_request).toBeNull();
     const steps = ci.jobs.ci!.steps;
-    expect(steps.map((step) => step.uses)).toEqual(["actions/checkout@v6.0.2", "dagger/dagger-for-github@v8.4.1"]);
+    expect(steps.map((step) => actionOf(step.uses))).toEqual(["actions/checkout", "dagger/dagger-for-github"]);
     expect(steps[1]!.with).toMatchObject({ verb: "call", args: "ci" });
   });
 
@@ -75,9 +77,13 @@ describe("workflow structure", () => {
     expect(publish.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
     expect(publish.concurrency).toEqual({ group: "publish-main", "cancel-in-progress": false });
     const [checkout, tip, ...rest] = publish.steps;
-    expect(checkout!.uses).toBe("actions/checkout@v6.0.2");
+    expect(actionOf(checkout!.uses)).toBe("actions/checkout");
     expect(tip!.id).toBe("tip");
-    expect(tip!.run).toContain('tip="$(git ls-remote origin refs/heads/main | cut -f1)"');
+    // Asked of the API with the step's own token (the checkout keeps none), failing closed on any error or odd answer.
+    expect(tip!.env).toEqual({ GH_TOKEN: "${{ github.token }}" });
+    expect(tip!.run).toMatch(/^set -euo pipefail\n/);
+    expect(tip!.run).toContain('tip="$(gh api "repos/$GITHUB_REPOSITORY/git/ref/heads/main" --jq .object.sha)"');
+    expect(tip!.run).toContain('if ! [[ "$tip" =~ ^[0-9a-f]{40}$ ]]; then');
     expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
     for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
     const args = publish.steps.find((step) => step.with?.args?.includes(" publish "))!.with!.args!;
@@ -171,15 +177,57 @@ describe("workflow structure", () => {
     expect(step.with!.args).toContain('rollback --environment="$ENVIRONMENT"');
   });
 
-  it("pins every action to an exact release", () => {
-    const uses = allJobs().flatMap(({ job }) => job.steps.map((step) => step.uses).filter((ref): ref is string => ref !== undefined));
-    expect(uses.length).toBeGreaterThan(5);
-    for (const ref of uses) expect(ref).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+  it("pins every action by full commit SHA, its release in a comment (Dependabot keeps both), one pin per action", () => {
+    const pins = new Map<string, string>();
+    let count = 0;
+    for (const file of files) {
+      for (const line of text(file).split("\n").filter((candidate) => /^\s*(- )?uses:/.test(candidate))) {
+        const match = /^\s*(?:- )?uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$/.exec(line);
+        expect(match, `${file}: ${line.trim()}`).not.toBeNull();
+        const [, action, sha, version] = match!;
+        expect(pins.get(action!) ?? `${sha} ${version}`, `${file}: ${action}`).toBe(`${sha} ${version}`);
+        pins.set(action!, `${sha} ${version}`);
+        count++;
+      }
+    }
+    expect(count).toBe(allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses)).length);
+    expect([...pins.keys()].sort()).toEqual(["actions/checkout", "actions/upload-artifact", "aws-actions/configure-aws-credentials", "dagger/dagger-for-github"]);
+    // The README's pinned-versions table names each action at the release its comment gives.
+    const row = readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").find((line) => line.startsWith("| GitHub Actions "))!;
+    for (const [action, pin] of pins) expect(row, action).toContain(`\`${action}@${pin.split(" ")[1]!}\` (\`${pin.split(" ")[0]!}\`)`);
+  });
+
+  it("has Dependabot propose action and npm updates only after a cooldown", () => {
+    const config = parse(readFileSync(path.join(ROOT, ".github/dependabot.yml"), "utf8")) as { updates: { "package-ecosystem": string; cooldown?: Record<string, number> }[] };
+    expect(config.updates.map((update) => update["package-ecosystem"])).toEqual(["github-actions", "npm", "npm"]);
+    for (const update of config.updates) expect(update.cooldown?.["default-days"], update["package-ecosystem"]).toBeGreaterThanOrEqual(7);
+    // The semver-*-days keys apply to ecosystems with semantic versions; github-actions takes default-days only.
+    expect(Object.keys(config.updates[0]!.cooldown!)).toEqual(["default-days"]);
+  });
+
+  it("checks out without persisting the token in the repository's git config", () => {
+    const checkouts = allJobs().flatMap(({ job }) => job.steps.filter((step) => actionOf(step.uses) === "actions/checkout"));
+    expect(checkouts.length).toBe(allJobs().length);
+    for (const step of checkouts) expect(step.with).toEqual({ "persist-credentials": false });
+  });
+
+  it("installs the pinned dagger CLI before any credential exists: an install-only step precedes configure-aws-credentials", () => {
+    for (const { name, job } of allJobs()) {
+      const credentials = job.steps.findIndex((step) => actionOf(step.uses) === "aws-actions/configure-aws-credentials");
+      if (credentials < 0) continue;
+      const install = job.steps.findIndex((step) => actionOf(step.uses) === "dagger/dagger-for-github");
+      expect(install, name).toBeGreaterThanOrEqual(0);
+      expect(install, name).toBeLessThan(credentials);
+      // No args, call, shell or check and the default verb: the action's step should-exec (action.yml lines 114-130)
+      // then runs nothing, and its first step only installs the version given; later steps find it installed.
+      expect(job.steps[install]!.with, name).toEqual({ version: engineVersion.slice(1) });
+      expect(job.steps[install]!.if, name).toBe(job.steps[credentials]!.if);
+    }
   });
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(7);
+    expect(daggerSteps.length).toBe(12);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -291,7 +339,7 @@ describe("dagger calls in the workflows", () => {
 
   it("name functions and arguments that exist", () => {
     const calls = allJobs().flatMap(({ job }) =>
-      job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
+      job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@") && step.with?.args).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
     );
     const functionOf = (call: string) =>
       shellWords(call)
