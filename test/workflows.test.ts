@@ -86,6 +86,8 @@ describe("workflow structure", () => {
     expect(tip!.run).toContain('if ! [[ "$tip" =~ ^[0-9a-f]{40}$ ]]; then');
     expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
     for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
+    // Every script that decides what is released fails closed: an error stops the job instead of passing as empty.
+    for (const id of ["tip", "epoch", "release"]) expect(publish.steps.find((step) => step.id === id)!.run, id).toMatch(/^set -euo pipefail\n/);
     const args = publish.steps.find((step) => step.with?.args?.includes(" publish "))!.with!.args!;
     // The commit comes from the checkout itself (the module's git argument); latest is what main released.
     expect(args).toContain("--tags=latest");
@@ -165,13 +167,16 @@ describe("workflow structure", () => {
     expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
   });
 
-  it("rolls back by hand, choosing the environment from a typed list, in that environment's deploy group", () => {
+  it("rolls back by hand, choosing the environment from a typed list, in a group no deploy can cancel it from", () => {
     const rollback = workflow("rollback.yml");
     expect(Object.keys(rollback.on)).toEqual(["workflow_dispatch"]);
     expect(rollback.on.workflow_dispatch!.inputs!.environment).toMatchObject({ type: "choice", options: Object.keys(ENVIRONMENTS) });
     const job = rollback.jobs.rollback!;
     expect(job.environment).toEqual({ name: "${{ inputs.environment }}", url: "${{ vars.SERVICE_URL }}" });
-    expect(job.concurrency).toEqual({ group: "deploy-${{ inputs.environment }}", "cancel-in-progress": false });
+    // A newer run queued in a group cancels the pending one: a rollback shares no group with a deploy.
+    expect(job.concurrency).toEqual({ group: "rollback-${{ inputs.environment }}", "cancel-in-progress": false });
+    const deployGroups = Object.values(workflow("ci.yml").jobs).map((other) => other.concurrency?.group);
+    for (const environment of Object.keys(ENVIRONMENTS)) expect(deployGroups).not.toContain(`rollback-${environment}`);
     const step = job.steps.find((candidate) => candidate.id === "rollback")!;
     expect(step.env).toMatchObject({ ENVIRONMENT: "${{ inputs.environment }}" });
     expect(step.with!.args).toContain('rollback --environment="$ENVIRONMENT"');
