@@ -31,6 +31,19 @@ const trust = (subjects: string[]) =>
     ],
   });
 
+/** Each role's trusted `sub` values, by logical id without CDK's hash; every role must trust by exact StringEquals only. */
+function trustedSubjects(template: Template): Record<string, string[]> {
+  const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: { Condition: Record<string, Record<string, string[]>> }[] } } }>;
+  return Object.fromEntries(
+    Object.entries(roles).map(([id, role]) => {
+      const [statement, ...others] = role.Properties.AssumeRolePolicyDocument.Statement;
+      expect(others).toEqual([]);
+      expect(Object.keys(statement!.Condition)).toEqual(["StringEquals"]);
+      return [id.replace(/[0-9A-F]{8}$/, ""), statement!.Condition.StringEquals!["token.actions.githubusercontent.com:sub"]!];
+    }),
+  );
+}
+
 /** The statements of the policy attached to the role whose logical id starts with `rolePrefix`. */
 function statementsOf(template: Template, rolePrefix: string): { Action: string | string[]; Resource: unknown }[] {
   const policies = template.findResources("AWS::IAM::Policy");
@@ -78,6 +91,33 @@ describe("GitHub Actions identity stack", () => {
           },
         ],
       });
+    }
+  });
+
+  it("trusts no sub that a branch, a pull request, a tag, another environment or a look-alike name sends", () => {
+    const roles = trustedSubjects(synth());
+    /** The roles a token with this `sub` (and aud sts.amazonaws.com) may assume: an exact StringEquals match. */
+    const assumable = (sub: string) => Object.entries(roles).filter(([, subs]) => subs.includes(sub)).map(([id]) => id);
+    // Each environment's role: only jobs in that environment, in both forms; the publish role: only main.
+    for (const environment of ["registry", "staging", "production"]) {
+      const role = environment === "registry" ? "RegistryRole" : `DeployRole${environment[0]!.toUpperCase()}${environment.slice(1)}`;
+      expect(assumable(`repo:acme/shop:environment:${environment}`)).toEqual([role]);
+      expect(assumable(`repo:acme@1111/shop@2222:environment:${environment}`)).toEqual([role]);
+    }
+    expect(assumable("repo:acme/shop:ref:refs/heads/main")).toEqual(["PublishRole"]);
+    expect(assumable("repo:acme@1111/shop@2222:ref:refs/heads/main")).toEqual(["PublishRole"]);
+    for (const sub of [
+      "repo:acme/shop:ref:refs/heads/feature", // a branch without an environment
+      "repo:acme/shop:pull_request", // a pull request (from a fork or a branch)
+      "repo:acme/shop:ref:refs/tags/v1.0.0",
+      "repo:acme/shop:environment:publish", // an environment no role names
+      "repo:acme/shop:environment:Production",
+      "repo:acme-1111/shop-2222:environment:production", // the hyphenated form: registrable by anyone as names
+      "repo:acme@1111/shop@9999:environment:production", // a repository of the same name, re-created (new id)
+      "repo:acme/shop-fork:environment:production",
+      "repo:acme/shop:environment:production:ref:refs/heads/main", // a customized sub template
+    ]) {
+      expect(assumable(sub), sub).toEqual([]);
     }
   });
 

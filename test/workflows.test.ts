@@ -43,6 +43,8 @@ const files = readdirSync(DIR).filter((file) => file.endsWith(".yml"));
 const text = (file: string) => readFileSync(path.join(DIR, file), "utf8");
 const workflow = (file: string) => parse(text(file)) as Workflow;
 const allJobs = () => files.flatMap((file) => Object.entries(workflow(file).jobs).map(([name, job]) => ({ file, name, job })));
+/** `owner/name` of a `uses:` reference, without its pin. */
+const actionOf = (ref: string | undefined) => ref?.split("@")[0];
 const engineVersion = (JSON.parse(readFileSync(path.join(ROOT, "dagger.json"), "utf8")) as { engineVersion: string }).engineVersion;
 
 describe("actionlint", () => {
@@ -65,7 +67,7 @@ describe("workflow structure", () => {
     expect(ci.on.push).toEqual({ branches: ["main"] });
     expect(ci.on.pull_request).toBeNull();
     const steps = ci.jobs.ci!.steps;
-    expect(steps.map((step) => step.uses)).toEqual(["actions/checkout@v6.0.2", "dagger/dagger-for-github@v8.4.1"]);
+    expect(steps.map((step) => actionOf(step.uses))).toEqual(["actions/checkout", "dagger/dagger-for-github"]);
     expect(steps[1]!.with).toMatchObject({ verb: "call", args: "ci" });
   });
 
@@ -75,16 +77,24 @@ describe("workflow structure", () => {
     expect(publish.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
     expect(publish.concurrency).toEqual({ group: "publish-main", "cancel-in-progress": false });
     const [checkout, tip, ...rest] = publish.steps;
-    expect(checkout!.uses).toBe("actions/checkout@v6.0.2");
+    expect(actionOf(checkout!.uses)).toBe("actions/checkout");
     expect(tip!.id).toBe("tip");
-    expect(tip!.run).toContain('tip="$(git ls-remote origin refs/heads/main | cut -f1)"');
+    // Asked of the API with the step's own token (the checkout keeps none), failing closed on any error or odd answer.
+    expect(tip!.env).toEqual({ GH_TOKEN: "${{ github.token }}" });
+    expect(tip!.run).toMatch(/^set -euo pipefail\n/);
+    expect(tip!.run).toContain('tip="$(gh api "repos/$GITHUB_REPOSITORY/git/ref/heads/main" --jq .object.sha)"');
+    expect(tip!.run).toContain('if ! [[ "$tip" =~ ^[0-9a-f]{40}$ ]]; then');
     expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
     for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
+    // Every script that decides what is released fails closed: an error stops the job instead of passing as empty.
+    for (const id of ["tip", "epoch", "release"]) expect(publish.steps.find((step) => step.id === id)!.run, id).toMatch(/^set -euo pipefail\n/);
     const args = publish.steps.find((step) => step.with?.args?.includes(" publish "))!.with!.args!;
     // The commit comes from the checkout itself (the module's git argument); latest is what main released.
     expect(args).toContain("--tags=latest");
     expect(args).not.toContain("--commit");
-    expect(args).toContain("--source-date-epoch=$(git log -1 --format=%ct)");
+    // The commit time comes from a step of its own (checked to be digits), as an environment variable.
+    expect(args).toContain('--source-date-epoch="$SOURCE_DATE_EPOCH"');
+    expect(publish.steps.find((step) => step.id === "epoch")!.run).toContain("set -euo pipefail");
   });
 
   it("gives every commit on main its CI result: pull requests cancel older runs, main runs are grouped per commit", () => {
@@ -139,8 +149,8 @@ describe("workflow structure", () => {
       expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
       const deploy = job.steps.find((step) => step.id === "deploy")!;
       // The digest reaches the shell as an environment variable, never as expanded text.
-      expect(deploy.env).toEqual({ IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}", SERVICE_URL: "${{ vars.SERVICE_URL }}" });
-      expect(deploy.with!.args).toContain(`deploy --environment=${environment} --image=$IMAGE_DIGEST`);
+      expect(deploy.env).toEqual({ AWS_REGION: "${{ vars.AWS_REGION }}", IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}", SERVICE_URL: "${{ vars.SERVICE_URL }}" });
+      expect(deploy.with!.args).toContain(`deploy --environment=${environment} --image="$IMAGE_DIGEST"`);
       const summary = job.steps.at(-1)!;
       expect(summary.if).toBe("always()");
       expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
@@ -153,29 +163,76 @@ describe("workflow structure", () => {
     const job = workflow("ci.yml").jobs.sbom!;
     expect(job.needs).toBe("publish");
     expect(job.permissions).toEqual({ contents: "read" });
-    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe("sbom --commit=${{ github.sha }} export --path=sbom.cdx.json");
+    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe('sbom --commit="$GITHUB_SHA" export --path=sbom.cdx.json');
     expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
   });
 
-  it("rolls back by hand, choosing the environment from a typed list, in that environment's deploy group", () => {
+  it("rolls back by hand, choosing the environment from a typed list, in a group no deploy can cancel it from", () => {
     const rollback = workflow("rollback.yml");
     expect(Object.keys(rollback.on)).toEqual(["workflow_dispatch"]);
     expect(rollback.on.workflow_dispatch!.inputs!.environment).toMatchObject({ type: "choice", options: Object.keys(ENVIRONMENTS) });
     const job = rollback.jobs.rollback!;
     expect(job.environment).toEqual({ name: "${{ inputs.environment }}", url: "${{ vars.SERVICE_URL }}" });
-    expect(job.concurrency).toEqual({ group: "deploy-${{ inputs.environment }}", "cancel-in-progress": false });
-    expect(job.steps.find((step) => step.id === "rollback")!.with!.args).toContain("rollback --environment=${{ inputs.environment }}");
+    // A newer run queued in a group cancels the pending one: a rollback shares no group with a deploy.
+    expect(job.concurrency).toEqual({ group: "rollback-${{ inputs.environment }}", "cancel-in-progress": false });
+    const deployGroups = Object.values(workflow("ci.yml").jobs).map((other) => other.concurrency?.group);
+    for (const environment of Object.keys(ENVIRONMENTS)) expect(deployGroups).not.toContain(`rollback-${environment}`);
+    const step = job.steps.find((candidate) => candidate.id === "rollback")!;
+    expect(step.env).toMatchObject({ ENVIRONMENT: "${{ inputs.environment }}" });
+    expect(step.with!.args).toContain('rollback --environment="$ENVIRONMENT"');
   });
 
-  it("pins every action to an exact release", () => {
-    const uses = allJobs().flatMap(({ job }) => job.steps.map((step) => step.uses).filter((ref): ref is string => ref !== undefined));
-    expect(uses.length).toBeGreaterThan(5);
-    for (const ref of uses) expect(ref).toMatch(/^[\w.-]+\/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$/);
+  it("pins every action by full commit SHA, its release in a comment (Dependabot keeps both), one pin per action", () => {
+    const pins = new Map<string, string>();
+    let count = 0;
+    for (const file of files) {
+      for (const line of text(file).split("\n").filter((candidate) => /^\s*(- )?uses:/.test(candidate))) {
+        const match = /^\s*(?:- )?uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$/.exec(line);
+        expect(match, `${file}: ${line.trim()}`).not.toBeNull();
+        const [, action, sha, version] = match!;
+        expect(pins.get(action!) ?? `${sha} ${version}`, `${file}: ${action}`).toBe(`${sha} ${version}`);
+        pins.set(action!, `${sha} ${version}`);
+        count++;
+      }
+    }
+    expect(count).toBe(allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses)).length);
+    expect([...pins.keys()].sort()).toEqual(["actions/checkout", "actions/upload-artifact", "aws-actions/configure-aws-credentials", "dagger/dagger-for-github"]);
+    // The README's pinned-versions table names each action at the release its comment gives.
+    const row = readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").find((line) => line.startsWith("| GitHub Actions "))!;
+    for (const [action, pin] of pins) expect(row, action).toContain(`\`${action}@${pin.split(" ")[1]!}\` (\`${pin.split(" ")[0]!}\`)`);
+  });
+
+  it("has Dependabot propose action and npm updates only after a cooldown", () => {
+    const config = parse(readFileSync(path.join(ROOT, ".github/dependabot.yml"), "utf8")) as { updates: { "package-ecosystem": string; cooldown?: Record<string, number> }[] };
+    expect(config.updates.map((update) => update["package-ecosystem"])).toEqual(["github-actions", "npm", "npm"]);
+    for (const update of config.updates) expect(update.cooldown?.["default-days"], update["package-ecosystem"]).toBeGreaterThanOrEqual(7);
+    // The semver-*-days keys apply to ecosystems with semantic versions; github-actions takes default-days only.
+    expect(Object.keys(config.updates[0]!.cooldown!)).toEqual(["default-days"]);
+  });
+
+  it("checks out without persisting the token in the repository's git config", () => {
+    const checkouts = allJobs().flatMap(({ job }) => job.steps.filter((step) => actionOf(step.uses) === "actions/checkout"));
+    expect(checkouts.length).toBe(allJobs().length);
+    for (const step of checkouts) expect(step.with).toEqual({ "persist-credentials": false });
+  });
+
+  it("installs the pinned dagger CLI before any credential exists: an install-only step precedes configure-aws-credentials", () => {
+    for (const { name, job } of allJobs()) {
+      const credentials = job.steps.findIndex((step) => actionOf(step.uses) === "aws-actions/configure-aws-credentials");
+      if (credentials < 0) continue;
+      const install = job.steps.findIndex((step) => actionOf(step.uses) === "dagger/dagger-for-github");
+      expect(install, name).toBeGreaterThanOrEqual(0);
+      expect(install, name).toBeLessThan(credentials);
+      // No args, call, shell or check and the default verb: the action's step should-exec (action.yml lines 114-130)
+      // then runs nothing, and its first step only installs the version given; later steps find it installed.
+      expect(job.steps[install]!.with, name).toEqual({ version: engineVersion.slice(1) });
+      expect(job.steps[install]!.if, name).toBe(job.steps[credentials]!.if);
+    }
   });
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(7);
+    expect(daggerSteps.length).toBe(12);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -192,35 +249,57 @@ describe("workflow structure", () => {
   });
 });
 
+/** The one expression allowed in a dagger step's inputs: the action pastes it (line 172); only repository admins set it. */
+const CLOUD_TOKEN = "${{ secrets.DAGGER_CLOUD_TOKEN }}";
+
 /**
- * The `${{ }}` expressions in a value that a shell runs (`run`, and dagger-for-github's `args` and `call`, which it
- * expands inside bash) that could carry attacker-chosen or free text: everything but repository variables, fixed github.*
- * fields that cannot hold shell syntax, and inputs of a typed kind (choice, number, boolean).
+ * Every `${{ }}` expression that GitHub would paste into a script a shell runs: in `run`, and in any input of a
+ * dagger/dagger-for-github step (its action.yml pastes `args`, `call`, `version`, `verb`, `workdir`, ... into bash;
+ * test/dagger-for-github.test.ts replays it). Whatever the expression reads (vars, github.*, inputs of any type, needs.*,
+ * steps.*, secrets), it is reported: values reach a shell only through `env:`. The one exception is `cloud-token`
+ * exactly `${{ secrets.DAGGER_CLOUD_TOKEN }}` (the action has no other way to receive it).
  */
-function unsafeExpansions(workflowText: string): string[] {
+function expressionsInAShell(workflowText: string): string[] {
   const parsed = parse(workflowText) as Workflow;
-  const inputs = parsed.on.workflow_dispatch?.inputs ?? {};
-  const typed = Object.entries(inputs).filter(([, input]) => ["choice", "number", "boolean"].includes(input.type ?? "string")).map(([name]) => name);
-  const safe = [/^vars\.[A-Z0-9_]+$/, /^github\.(sha|server_url|repository|run_id|run_attempt)$/, ...typed.map((name) => new RegExp(`^inputs\\.${name}$`))];
-  const unsafe: string[] = [];
+  const found: string[] = [];
   for (const [name, job] of Object.entries(parsed.jobs)) {
     for (const step of job.steps) {
-      for (const value of [step.run, step.with?.args, step.with?.call]) {
-        for (const match of (value ?? "").matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)) {
-          if (!safe.some((pattern) => pattern.test(match[1]!))) unsafe.push(`${name}: ${match[1]!}`);
+      const scripts: [string, string | undefined][] = [["run", step.run]];
+      if (step.uses?.startsWith("dagger/dagger-for-github@")) {
+        for (const [input, value] of Object.entries(step.with ?? {})) {
+          if (input === "cloud-token" && value === CLOUD_TOKEN) continue;
+          scripts.push([input, String(value)]);
         }
+      }
+      for (const [where, value] of scripts) {
+        for (const match of (value ?? "").matchAll(/\$\{\{\s*(.*?)\s*\}\}/g)) found.push(`${name}: ${where}: ${match[1]!}`);
       }
     }
   }
-  return unsafe;
+  return found;
 }
 
-describe("no injection through a shell", () => {
-  it("no workflow expands free text or an event field inside run, args or call", () => {
-    for (const file of files) expect(unsafeExpansions(text(file)), file).toEqual([]);
+describe("no expression reaches a shell", () => {
+  it("no workflow has a ${{ }} in run or in a Dagger step's inputs (values come through env:)", () => {
+    for (const file of files) expect(expressionsInAShell(text(file)), file).toEqual([]);
   });
 
-  it("the rule catches a free-text input, a branch name, a step output and a pull request title", () => {
+  it("every variable a Dagger step's args expands is in its env: or one of the runner's fixed GITHUB_* variables", () => {
+    for (const { name, job } of allJobs()) {
+      for (const step of job.steps.filter((candidate) => candidate.uses?.startsWith("dagger/dagger-for-github@"))) {
+        const args = step.with?.args ?? "";
+        // No quote that could end the action's '...' (line 141), no command substitution, no backtick.
+        expect(args, name).not.toMatch(/'|\$\(|`/);
+        for (const match of args.matchAll(/\$\{?(\w+)/g)) {
+          expect([...Object.keys(step.env ?? {}), "GITHUB_SHA", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY"], `${name}: $${match[1]!}`).toContain(match[1]);
+        }
+        // Every expansion quoted: a value's spaces or glob characters stay in one argument.
+        expect(args.replace(/"\$\w+"|"\$\w+\/\$\w+"|\$\{\w+:\+--[\w-]+="\$\w+"\}/g, ""), name).not.toContain("$");
+      }
+    }
+  });
+
+  it("the rule catches every kind of expression: vars, github.*, typed and free inputs, needs, steps, an event field", () => {
     const risky = `on:
   workflow_dispatch:
     inputs:
@@ -229,12 +308,31 @@ describe("no injection through a shell", () => {
 jobs:
   x:
     steps:
-      - run: echo \${{ inputs.keep }} \${{ inputs.mode }} \${{ github.head_ref }}
+      - run: echo \${{ inputs.keep }} \${{ inputs.mode }} \${{ github.head_ref }} \${{ github.sha }}
       - uses: dagger/dagger-for-github@v8.4.1
+        env:
+          SAFE: \${{ vars.SAFE }}
         with:
-          args: x --a=\${{ steps.y.outputs.z }} --b=\${{ github.event.pull_request.title }} --c=\${{ vars.OK }}
+          version: \${{ vars.DAGGER_VERSION }}
+          args: x --a=\${{ steps.y.outputs.z }} --b=\${{ github.event.pull_request.title }} --c=\${{ needs.p.outputs.d }} --d="$SAFE"
+          cloud-token: \${{ secrets.DAGGER_CLOUD_TOKEN }}
 `;
-    expect(unsafeExpansions(risky)).toEqual(["x: inputs.keep", "x: github.head_ref", "x: steps.y.outputs.z", "x: github.event.pull_request.title"]);
+    expect(expressionsInAShell(risky)).toEqual([
+      "x: run: inputs.keep",
+      "x: run: inputs.mode",
+      "x: run: github.head_ref",
+      "x: run: github.sha",
+      "x: version: vars.DAGGER_VERSION",
+      "x: args: steps.y.outputs.z",
+      "x: args: github.event.pull_request.title",
+      "x: args: needs.p.outputs.d",
+    ]);
+  });
+
+  it("fails on a vars injection planted in a real workflow's args", () => {
+    const planted = text("ci.yml").replace('--region="$AWS_REGION"', "--region=${{ vars.AWS_REGION }}");
+    expect(planted).not.toBe(text("ci.yml"));
+    expect(expressionsInAShell(planted)).toEqual(["publish: args: vars.AWS_REGION"]);
   });
 });
 
@@ -246,7 +344,7 @@ describe("dagger calls in the workflows", () => {
 
   it("name functions and arguments that exist", () => {
     const calls = allJobs().flatMap(({ job }) =>
-      job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
+      job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@") && step.with?.args).map((step) => `dagger ${step.with!.verb ?? "call"} ${step.with!.args!}`),
     );
     const functionOf = (call: string) =>
       shellWords(call)
