@@ -76,6 +76,8 @@ describe("the Node versions of the test suite", () => {
     expect(script).toMatch(/^run_suite machine npm test$/m);
     expect(script).toMatch(/^run_suite image npm run test:image-node$/m);
     const scripts = readJson<{ scripts: Record<string, string> }>("package.json").scripts;
-    expect(scripts["test:image-node"]).toBe("scripts/image-node.sh npm test");
+    // vitest itself, not `npm test`: the flags after `npm run test:image-node --` must reach vitest, not a second npm.
+    expect(scripts.test).toBe("vitest run");
+    expect(scripts["test:image-node"]).toBe("scripts/image-node.sh vitest run");
   });
 });
