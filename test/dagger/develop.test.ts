@@ -27,9 +27,11 @@ const readIfExists = (file: string): string | undefined => (existsSync(path.join
 
 describe("the replay of dagger develop, on cases read from the engine's code", () => {
   it("writes dagger.json in the Go struct's key order, empty optional fields dropped, the engine's version, HTML-safe escapes", () => {
-    const written = developDaggerJson('{"source":"dagger","include":[],"sdk":{"source":"typescript"},"name":"m","engineVersion":"v0.20.0","codegen":{"x":"<&>"}}', "v0.21.9");
-    expect(written).toBe('{\n  "name": "m",\n  "engineVersion": "v0.21.9",\n  "sdk": {\n    "source": "typescript"\n  },\n  "source": "dagger",\n  "codegen": {\n    "x": "\\u003c\\u0026\\u003e"\n  }\n}\n');
-    expect(() => developDaggerJson('{"name":"m","engineVersion":"v0.21.9","views":[]}', "v0.21.9")).toThrow("keys this replay does not model: views");
+    const written = developDaggerJson('{"source":"dagger","include":["!a<&>\u2028"],"sdk":{"debug":false,"source":"typescript"},"name":"m","engineVersion":"v0.20.0"}', "v0.21.9");
+    expect(written).toBe('{\n  "name": "m",\n  "engineVersion": "v0.21.9",\n  "sdk": {\n    "source": "typescript"\n  },\n  "include": [\n    "!a\\u003c\\u0026\\u003e\\u2028"\n  ],\n  "source": "dagger"\n}\n');
+    expect(developDaggerJson('{"name":"m","engineVersion":"v0.21.9","include":[],"source":""}', "v0.21.9")).toBe('{\n  "name": "m",\n  "engineVersion": "v0.21.9"\n}\n');
+    expect(() => developDaggerJson('{"name":"m","engineVersion":"v0.21.9","codegen":{}}', "v0.21.9")).toThrow("keys this replay does not model: codegen");
+    expect(() => developDaggerJson('{"name":"m","engineVersion":"v0.21.9","sdk":{"source":"go","config":{}}}', "v0.21.9")).toThrow("does not model: sdk.config");
   });
 
   it("appends each missing path to .gitignore and .gitattributes, after a final newline; a path found as a substring counts", () => {

@@ -12,24 +12,15 @@
  * - sdk/typescript/runtime/runtime_node.go: the lockfile from `npm install --package-lock-only` with npm 11.8.0.
  */
 
-/** ModuleConfigWithUserFields' JSON keys in declaration order (ModuleConfigUserFields embedded first). */
-const DAGGER_JSON_KEYS = [
-  "$schema",
-  "name",
-  "engineVersion",
-  "sdk",
-  "blueprint",
-  "toolchains",
-  "include",
-  "dependencies",
-  "source",
-  "codegen",
-  "exclude",
-  "clients",
-  "disableDefaultFunctionCaching",
-] as const;
-/** modules.SDK's keys in declaration order. */
-const SDK_KEYS = ["source", "config", "debug", "experimental"] as const;
+/**
+ * ModuleConfigWithUserFields' JSON keys in declaration order (ModuleConfigUserFields embedded first), of those this replay
+ * models exactly: strings and lists of strings written back as read. The others (blueprint, toolchains, dependencies,
+ * codegen, exclude, clients, disableDefaultFunctionCaching) are normalized on the way (nested structs drop unknown
+ * keys, `exclude` is folded into `include`, ...): a dagger.json with one of them is refused, not guessed.
+ */
+const DAGGER_JSON_KEYS = ["$schema", "name", "engineVersion", "sdk", "include", "source"] as const;
+/** modules.SDK's keys in declaration order, of those modeled (`config` and `experimental` are maps Go sorts). */
+const SDK_KEYS = ["source", "debug"] as const;
 /** Keys without `omitempty`: written even when empty. */
 const ALWAYS_WRITTEN = new Set(["name", "engineVersion", "source@sdk"]);
 
@@ -42,17 +33,20 @@ const inOrder = (object: Record<string, unknown>, order: readonly string[], scop
 
 /**
  * Go's json.MarshalIndent with two spaces, plus the final newline. Go escapes <, > and & as \u003c, \u003e, \u0026
- * (HTML-safe by default) where JSON.stringify writes them as they are.
+ * (HTML-safe by default) and U+2028/U+2029 as \u2028/\u2029, where JSON.stringify writes them as they are.
  */
 const goMarshalIndent = (value: unknown): string =>
-  `${JSON.stringify(value, null, 2).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)}\n`;
+  `${JSON.stringify(value, null, 2).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`;
 
 /** dagger.json as `dagger develop` on an engine of `engineVersion` writes it back. */
 export function developDaggerJson(text: string, engineVersion: string): string {
   const config = JSON.parse(text) as Record<string, unknown>;
   const unknown = Object.keys(config).filter((key) => !(DAGGER_JSON_KEYS as readonly string[]).includes(key));
   if (unknown.length > 0) throw new Error(`dagger.json has keys this replay does not model: ${unknown.join(", ")}`);
-  const sdk = config.sdk as Record<string, unknown> | undefined;
+  const sdk = config.sdk as Record<string, unknown> | string | undefined;
+  if (typeof sdk === "string") throw new Error("dagger.json has the legacy string form of sdk, which this replay does not model");
+  const sdkUnknown = Object.keys(sdk ?? {}).filter((key) => !(SDK_KEYS as readonly string[]).includes(key));
+  if (sdkUnknown.length > 0) throw new Error(`dagger.json has keys this replay does not model: ${sdkUnknown.map((key) => `sdk.${key}`).join(", ")}`);
   return goMarshalIndent(inOrder({ ...config, engineVersion, ...(sdk ? { sdk: inOrder(sdk, SDK_KEYS, "sdk") } : {}) }, DAGGER_JSON_KEYS, ""));
 }
 

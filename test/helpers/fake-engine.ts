@@ -43,6 +43,10 @@ export class FakeEngine {
   /** Listens on an ephemeral loopback port and points the SDK at it through DAGGER_SESSION_PORT/TOKEN. */
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
+    // The SDK keeps its connection alive between queries. Node closes an idle one after 5 s, and a query sent as it does
+    // so fails with "socket hang up" (seen when a module loaded on a busy machine paused longer than that between two
+    // queries); the engine's own session server keeps them, so this one does too. stop() still closes idle sockets.
+    this.server.keepAliveTimeout = 10 * 60_000;
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.saved = { port: process.env.DAGGER_SESSION_PORT, token: process.env.DAGGER_SESSION_TOKEN };
     process.env.DAGGER_SESSION_PORT = String((this.server.address() as AddressInfo).port);
