@@ -14,6 +14,8 @@ export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
 export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"];
 /** Tag a revision as it is registered (release, previous revision): only the environment's family, only on create. */
 export const TAG_ON_CREATE_ACTIONS = ["ecs:TagResource"];
+/** On the environment's ECS service: read, set and lift the freeze a rollback leaves (dagger/src/deploy/order.ts). */
+export const SERVICE_TAG_ACTIONS = ["ecs:ListTagsForResource", "ecs:TagResource", "ecs:UntagResource"];
 /** The service's tasks: list them (condition: the environment's cluster) and describe them (the cluster's tasks). */
 export const LIST_TASKS_ACTIONS = ["ecs:ListTasks"];
 export const DESCRIBE_TASKS_ACTIONS = ["ecs:DescribeTasks"];
@@ -29,16 +31,19 @@ export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "e
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
-/** Every action a deploy role has, as the API calls name them. */
+/** Every action a deploy role has, as the API calls name them, each once. */
 export const DEPLOY_ACTIONS = [
-  ...SERVICE_ACTIONS,
-  ...TASK_DEFINITION_ACTIONS,
-  ...TAG_ON_CREATE_ACTIONS,
-  ...LIST_TASKS_ACTIONS,
-  ...DESCRIBE_TASKS_ACTIONS,
-  ...LOAD_BALANCER_READ_ACTIONS,
-  ...IMAGE_READ_ACTIONS,
-  ...PASS_ROLE_ACTIONS,
+  ...new Set([
+    ...SERVICE_ACTIONS,
+    ...TASK_DEFINITION_ACTIONS,
+    ...TAG_ON_CREATE_ACTIONS,
+    ...SERVICE_TAG_ACTIONS,
+    ...LIST_TASKS_ACTIONS,
+    ...DESCRIBE_TASKS_ACTIONS,
+    ...LOAD_BALANCER_READ_ACTIONS,
+    ...IMAGE_READ_ACTIONS,
+    ...PASS_ROLE_ACTIONS,
+  ]),
 ];
 
 /** The policy statements of `environment`'s deploy role in `stack`'s account and region. */
@@ -49,7 +54,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
   const statement = (actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
     new PolicyStatement({ effect: Effect.ALLOW, actions, resources, ...(conditions ? { conditions } : {}) });
   return [
-    statement(SERVICE_ACTIONS, [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`)]),
+    statement([...SERVICE_ACTIONS, ...SERVICE_TAG_ACTIONS], [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`)]),
     statement(TASK_DEFINITION_ACTIONS, ["*"]),
     statement(TAG_ON_CREATE_ACTIONS, [stack.formatArn({ service: "ecs", resource: "task-definition", resourceName: `${taskFamily(environment)}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })], {
       StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" },

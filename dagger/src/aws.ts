@@ -9,7 +9,7 @@ import type { ECRClient } from "@aws-sdk/client-ecr";
 import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
-import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
+import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateReason, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
 import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -231,8 +231,10 @@ export class Aws {
    * running one only in the image, updates the service, follows the rollout, and succeeds only when the deployment is
    * COMPLETED, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
    * row. Before any change it awaits ECR's scan of the image (findings at or above --severity refuse it unless
-   * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). A circuit-breaker or alarm
-   * rollback, a timeout, a missing image or the wrong architecture fail, naming the cause.
+   * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). Deploys only move forward: a
+   * release ECR received before the running one, or after a rollback the release rolled back from (or an older one), is
+   * refused unless --allow-older gives a reason. A circuit-breaker or alarm rollback, a timeout, a missing image or the
+   * wrong architecture fail, naming the cause.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN deploy --environment=staging --commit=$(git rev-parse HEAD)`
    */
@@ -254,10 +256,12 @@ export class Aws {
     severity = "CRITICAL",
     /** Deploy despite such findings, giving the reason (printed in the report and the job summary). */
     allowVulnerable?: string,
+    /** Deploy a release older than the running one (or than the one a rollback left), giving the reason (printed). */
+    allowOlder?: string,
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
     const choice = parseImageChoice(image, commit, this.region);
-    const options = this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable);
+    const options = { ...this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable), ...(allowOlder !== undefined ? { allowOlder: validateReason("allow-older", allowOlder) } : {}) };
     const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
     return formatDeploy(await deployRelease(runtime, target, choice, options), "deployed");
   }
@@ -311,9 +315,7 @@ export class Aws {
   /** The deploy options after each value is checked. */
   private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
     const serviceUrl = validateServiceUrl(url);
-    if (allowVulnerable !== undefined && allowVulnerable.trim().length < 10) {
-      throw new InputError(`--allow-vulnerable=${JSON.stringify(allowVulnerable)} is too short: give the reason the risk is accepted (at least 10 characters)`);
-    }
+    if (allowVulnerable !== undefined) validateReason("allow-vulnerable", allowVulnerable);
     return {
       timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000,
       checks: validateCount("checks", checks, 1, MAX_CHECKS),

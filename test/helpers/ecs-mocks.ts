@@ -11,6 +11,7 @@ import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListTagsForResourceCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
@@ -26,7 +27,9 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { mockClient } from "aws-sdk-client-mock";
-import { PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import type { DeployRuntime } from "../../dagger/src/deploy/deploy.js";
+import { createDeployClients, PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import { FAKE_CREDENTIALS } from "./moto.js";
 
 export const ecs = mockClient(ECSClient);
 export const elb = mockClient(ElasticLoadBalancingV2Client);
@@ -39,6 +42,10 @@ export const OLD_DIGEST = `sha256:${"a".repeat(64)}`;
 export const NEW_DIGEST = `sha256:${"b".repeat(64)}`;
 export const TD1 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:1";
 export const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:2";
+export const SERVICE_ARN = "arn:aws:ecs:eu-west-1:123456789012:service/hono-ecr-service-staging/web";
+/** When ECR received each release: the old one first. */
+export const OLD_PUSHED = new Date("2026-11-30T10:00:00Z");
+export const NEW_PUSHED = new Date("2026-11-30T11:00:00Z");
 const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
 const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
 export const target = serviceTarget("staging", "eu-west-1");
@@ -82,6 +89,7 @@ export const service = (deployments: Deployment[], events: { id: string; message
   services: [
     {
       serviceName: "web",
+      serviceArn: SERVICE_ARN,
       status: "ACTIVE",
       desiredCount: 2,
       runningCount: deployments.filter((d) => d.status === "PRIMARY").reduce((sum, d) => sum + (d.runningCount ?? 0), 0),
@@ -127,9 +135,11 @@ export const INDEX = (platforms: string[]) =>
 export function baseAnswers(address: string): void {
   ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves(revision(TD1, OLD_DIGEST));
   ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD2 }).resolves(revision(TD2, NEW_DIGEST, [{ key: RELEASE_TAG, value: NEW_COMMIT }, { key: PREVIOUS_TAG, value: TD1 }]));
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"] }] });
-  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT] }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"], imagePushedAt: NEW_PUSHED }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"], imagePushedAt: NEW_PUSHED }] });
+  ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT], imagePushedAt: OLD_PUSHED }] });
+  // The service carries no freeze (a rollback's tag) unless a test says so.
+  ecs.on(ListTagsForResourceCommand).resolves({ tags: [] });
   // ECR's scan of the platform image: complete, nothing serious; the release signed by the pipeline's profile.
   ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
   ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
@@ -152,4 +162,23 @@ export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
   let call = 0;
   const answers = [STEADY, ...afterUpdate];
   ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+}
+
+/** A runtime with a fake clock over the mocked clients: sleeping moves it on; progress lines are kept. */
+export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
+  const clock = { now: 0 };
+  const lines: string[] = [];
+  return {
+    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
+    now: () => clock.now,
+    sleep: (ms) => {
+      clock.now += ms;
+      return Promise.resolve();
+    },
+    log: (line) => lines.push(line),
+    fetch: globalThis.fetch,
+    pollMs: 10_000,
+    lines,
+    clock,
+  };
 }

@@ -14,17 +14,21 @@ import {
   PREVIOUS_TAG,
   registerRevisionWithImage,
   RELEASE_TAG,
+  serviceTags,
   serviceTargetGroups,
+  tagService,
   tagValue,
   targetHealth,
   taskAddress,
   tasksOf,
+  untagService,
   updateService,
   type DeployClients,
   type Revision,
   type ServiceTarget,
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
+import { checkReleaseOrder, freezeTag, frozenAgainst, ROLLED_BACK_FROM_TAG, type PushedImage } from "./order.js";
 import { followRollout } from "./rollout.js";
 import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
 import type { Severity } from "../supply-chain/vulnerabilities.js";
@@ -59,6 +63,8 @@ export interface DeployOptions {
   severity: Severity;
   /** Deploy despite findings at or above `severity`, for this reason (printed in the report). */
   allowVulnerable?: string;
+  /** Deploy a release older than the running one, or than the one a rollback left behind, for this reason (order.ts). */
+  allowOlder?: string;
 }
 
 /** What a deploy or rollback did. */
@@ -115,6 +121,8 @@ interface Release {
   repository: string;
   /** The image the tasks pull for their architecture: the index's platform image, or the image itself. */
   platformDigest: string;
+  /** When ECR received it: the order releases go in. */
+  pushedAt?: Date;
 }
 
 function parseImage(image: string): ImageReference {
@@ -183,7 +191,23 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
     if (!tagged) runtime.log(`warning: ${digest} is a single-platform image without a platform tag: its architecture cannot be checked before ECS pulls it`);
   }
   const platformDigest = entries?.find((entry) => entry.platform === `linux/${architecture}`)?.digest ?? digest;
-  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest };
+  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest, ...(detail.imagePushedAt ? { pushedAt: detail.imagePushedAt } : {}) };
+}
+
+/** The image the service runs now, with its push time when ECR still has it. */
+async function runningImage(runtime: DeployRuntime, target: ServiceTarget, current: Current): Promise<PushedImage> {
+  const { repository, digest } = parseImage(current.image);
+  if (!digest) return { digest: current.image };
+  const detail = await describeImage(runtime.clients.ecr, repository, { imageDigest: digest }, { region: target.region, repository });
+  return { digest, ...(detail?.imagePushedAt ? { pushedAt: detail.imagePushedAt } : {}) };
+}
+
+/** order.ts's rule for `release`: the report lines, and the freeze a rollback left (lifted once the release serves). */
+async function checkOrder(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release, allowOlder: string | undefined): Promise<{ lines: string[]; frozen?: PushedImage }> {
+  const frozen = frozenAgainst(await serviceTags(runtime.clients, target, current.service.serviceArn!));
+  const lines = checkReleaseOrder(target.environment, { digest: release.digest, ...(release.pushedAt ? { pushedAt: release.pushedAt } : {}) }, await runningImage(runtime, target, current), frozen, allowOlder);
+  for (const line of lines) runtime.log(`${target.environment}: ${line}`);
+  return { lines, ...(frozen ? { frozen } : {}) };
 }
 
 /**
@@ -266,10 +290,12 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
     return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previous, previousTaskDefinition: previous, elapsedMs: 0, unchanged: true };
   }
   const url = await serviceUrl(runtime, target, current.service, options.url);
-  const checks = await checkRelease(runtime, target, release, options);
+  const order = await checkOrder(runtime, target, current, release, options.allowOlder);
+  const checks = [...order.lines, ...(await checkRelease(runtime, target, release, options))];
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
   const elapsedMs = await rollOut(runtime, target, current, registered.taskDefinitionArn!, release, url, options);
+  if (order.frozen) await untagService(runtime.clients, target, current.service.serviceArn!, [ROLLED_BACK_FROM_TAG]);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
@@ -288,6 +314,13 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options);
+  // Frozen before the service moves: a deploy queued behind this rollback must not put the release back. A freeze
+  // already there against a later release stays (a second rollback must not unfreeze the first one's release).
+  const leaving = await runningImage(runtime, target, current);
+  const earlier = frozenAgainst(await serviceTags(runtime.clients, target, current.service.serviceArn!));
+  const freeze = earlier?.pushedAt && leaving.pushedAt && earlier.pushedAt > leaving.pushedAt ? earlier : leaving;
+  await tagService(runtime.clients, target, current.service.serviceArn!, [freezeTag(freeze)]);
+  runtime.log(`${target.environment}: frozen against ${freeze.digest}: deploy refuses it and older releases until a newer one is deployed`);
   runtime.log(`${target.environment}: rolling back from ${running} to ${previousArn} (${release.commit})`);
   const elapsedMs = await rollOut(runtime, target, current, previousArn, { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, url, options);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previousArn, previousTaskDefinition: running, url, elapsedMs, unchanged: false, checks };

@@ -8,8 +8,11 @@ import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListTagsForResourceCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateServiceCommand,
   type RegisterTaskDefinitionCommandInput,
   type Service,
@@ -147,6 +150,22 @@ export function registrationInput(current: Revision, container: string, image: s
     containerDefinitions: definition.containerDefinitions!.map((candidate) => (candidate.name === container ? { ...candidate, image } : candidate)),
     tags,
   };
+}
+
+/** The service's own tags (where a rollback leaves its freeze). */
+export async function serviceTags(clients: DeployClients, target: ServiceTarget, serviceArn: string): Promise<Tag[]> {
+  const response = await awsCall("ecs:ListTagsForResource", context(target), () => clients.ecs.send(new ListTagsForResourceCommand({ resourceArn: serviceArn })));
+  return response.tags ?? [];
+}
+
+/** Sets `tags` on the service. */
+export async function tagService(clients: DeployClients, target: ServiceTarget, serviceArn: string, tags: Tag[]): Promise<void> {
+  await awsCall("ecs:TagResource", context(target), () => clients.ecs.send(new TagResourceCommand({ resourceArn: serviceArn, tags })));
+}
+
+/** Removes the tags `keys` from the service. */
+export async function untagService(clients: DeployClients, target: ServiceTarget, serviceArn: string, keys: string[]): Promise<void> {
+  await awsCall("ecs:UntagResource", context(target), () => clients.ecs.send(new UntagResourceCommand({ resourceArn: serviceArn, tagKeys: keys })));
 }
 
 /** Points the service at `taskDefinitionArn`; resolves with the service as ECS answered (its new PRIMARY deployment). */

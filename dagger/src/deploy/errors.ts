@@ -10,7 +10,8 @@ export type DeployFailure =
   | "no-previous"
   | "not-scanned"
   | "vulnerable"
-  | "unsigned";
+  | "unsigned"
+  | "older";
 
 /** A deploy that did not end with the release serving; `failure` says which cause. */
 export class DeployError extends Error {
