@@ -1,6 +1,7 @@
 /**
  * CDK app. Stacks:
- * - GithubActionsEcrIdentity: `npx cdk deploy GithubActionsEcrIdentity -c githubRepository=OWNER/REPO -c githubOwnerId=N -c githubRepositoryId=N`;
+ * - GithubActionsEcrIdentity: `npx cdk deploy GithubActionsEcrIdentity -c githubRepository=OWNER/REPO -c githubOwnerId=N -c githubRepositoryId=N`
+ *   (the ids make the roles trust only the immutable sub form; without them, the name form and a synth warning);
  * - HonoService-<environment>, one per entry of infra/environments.ts:
  *   `npx cdk deploy HonoService-staging --parameters ImageDigest=sha256:...`.
  * Context keys and their defaults: infra/config.ts; README, "One-time AWS setup" and "Where it runs".

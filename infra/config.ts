@@ -8,9 +8,13 @@ import { InputError, validateRegion, validateRepositoryName } from "../dagger/sr
 export interface IdentitySettings {
   /** GitHub repository as OWNER/REPO. */
   githubRepository: string;
-  /** Numeric ids of the owner and the repository, for the immutable `sub` form GitHub sends to newer repositories. */
-  githubOwnerId: string;
-  githubRepositoryId: string;
+  /**
+   * Numeric ids of the owner and the repository (both or neither). Given: the roles trust only the immutable `sub` form
+   * `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` and check the `repository_id` claim; omitted: only the name form, with a
+   * synth warning (a deleted or renamed repository's name can be registered again by anyone).
+   */
+  githubOwnerId?: string;
+  githubRepositoryId?: string;
   /** The only branch allowed to publish. */
   branch: string;
   /** The GitHub environment (with required reviewers) whose jobs may assume the registry role. */
@@ -20,6 +24,11 @@ export interface IdentitySettings {
    * then trust only that form instead of both the name form and the immutable id form.
    */
   subjectPrefix?: string;
+  /**
+   * Also check the `job_workflow_ref` claim (AWS STS condition key for GitHub since February 2026): each role only from its
+   * workflow files on `branch`. Default true; `-c workflowClaims=false` turns it off (a synth warning says so).
+   */
+  workflowClaims: boolean;
   /** The ECR repository the roles may use. */
   ecrRepository: string;
   /** AWS region of the ECR repository and of the stack. */
@@ -56,13 +65,17 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   };
 
   const githubRepository = check("githubRepository", required("githubRepository", "pass -c githubRepository=OWNER/REPO"), GITHUB_REPOSITORY, "OWNER/REPO, e.g. acme/shop");
-  const idHint = `pass -c githubOwnerId=... -c githubRepositoryId=... (from: gh api repos/${githubRepository} --jq '.owner.id, .id')`;
-  const githubOwnerId = check("githubOwnerId", required("githubOwnerId", idHint), NUMERIC_ID, "the owner's numeric id");
-  const githubRepositoryId = check("githubRepositoryId", required("githubRepositoryId", idHint), NUMERIC_ID, "the repository's numeric id");
+  const idHint = `pass both -c githubOwnerId=... -c githubRepositoryId=... (from: gh api repos/${githubRepository} --jq '.owner.id, .id'), or neither`;
+  const ownerId = read("githubOwnerId");
+  const repositoryId = read("githubRepositoryId");
+  if ((ownerId === undefined) !== (repositoryId === undefined)) throw new InputError(`context ${ownerId === undefined ? "githubOwnerId" : "githubRepositoryId"} is required with the other id: ${idHint}`);
+  const githubOwnerId = ownerId === undefined ? undefined : check("githubOwnerId", ownerId, NUMERIC_ID, "the owner's numeric id");
+  const githubRepositoryId = repositoryId === undefined ? undefined : check("githubRepositoryId", repositoryId, NUMERIC_ID, "the repository's numeric id");
   const branch = check("branch", read("branch") ?? "main", BRANCH, "a git branch name, e.g. main");
   const registryEnvironment = check("registryEnvironment", read("registryEnvironment") ?? "registry", ENVIRONMENT, "a GitHub environment name, e.g. registry");
   const subjectPrefix = read("subjectPrefix");
   if (subjectPrefix !== undefined) validateSubjectPrefix(subjectPrefix, githubRepository, githubOwnerId, githubRepositoryId);
+  const workflowClaims = check("workflowClaims", read("workflowClaims") ?? "true", /^(true|false)$/, "true or false") === "true";
   const region = read("region") ?? defaultRegion;
   if (region === undefined) throw new InputError("context region is required: pass -c region=eu-west-1 (or configure a default region for the AWS CLI)");
   const existingOidcProviderArn = read("existingOidcProviderArn");
@@ -71,11 +84,11 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   }
   return {
     githubRepository,
-    githubOwnerId,
-    githubRepositoryId,
+    ...(githubOwnerId !== undefined && githubRepositoryId !== undefined ? { githubOwnerId, githubRepositoryId } : {}),
     branch,
     registryEnvironment,
     ...(subjectPrefix !== undefined ? { subjectPrefix } : {}),
+    workflowClaims,
     ecrRepository: validateRepositoryName(read("ecrRepository") ?? "hono-ecr-service"),
     region: validateRegion(region),
     ...(existingOidcProviderArn !== undefined ? { existingOidcProviderArn } : {}),
@@ -83,12 +96,12 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
 }
 
 /**
- * The `sub` prefix forms a repository can send: the name form `repo:OWNER/REPO` and the immutable id form
+ * The `sub` prefix forms a repository can send: the name form `repo:OWNER/REPO` and, with the ids, the immutable id form
  * `repo:OWNER@OWNER_ID/REPO@REPO_ID` (ids appended with `@`, which no GitHub name can contain).
  */
-export function subjectPrefixes(githubRepository: string, ownerId: string, repositoryId: string): string[] {
+export function subjectPrefixes(githubRepository: string, ownerId?: string, repositoryId?: string): string[] {
   const [owner, repo] = githubRepository.split("/");
-  return [`repo:${githubRepository}`, `repo:${owner}@${ownerId}/${repo}@${repositoryId}`];
+  return ownerId === undefined || repositoryId === undefined ? [`repo:${githubRepository}`] : [`repo:${githubRepository}`, `repo:${owner}@${ownerId}/${repo}@${repositoryId}`];
 }
 
 /**
@@ -96,16 +109,16 @@ export function subjectPrefixes(githubRepository: string, ownerId: string, repos
  * (`repo:OWNER-OWNER_ID/REPO-REPO_ID`, as in one of GitHub's changelog examples) is refused: anyone can register an owner
  * and a repository with those names, so such a subject proves nothing.
  */
-function validateSubjectPrefix(prefix: string, githubRepository: string, ownerId: string, repositoryId: string): void {
+function validateSubjectPrefix(prefix: string, githubRepository: string, ownerId?: string, repositoryId?: string): void {
   const allowed = subjectPrefixes(githubRepository, ownerId, repositoryId);
   const [owner, repo] = githubRepository.split("/");
-  if (prefix === `repo:${owner}-${ownerId}/${repo}-${repositoryId}`) {
+  if (ownerId !== undefined && prefix === `repo:${owner}-${ownerId}/${repo}-${repositoryId}`) {
     throw new InputError(
       `context subjectPrefix=${JSON.stringify(prefix)} is refused: the hyphenated id form can be produced by anyone who registers those names; ` +
-        `use the form GitHub's OIDC subject API returns (${allowed[1]})`,
+        `use the form GitHub's OIDC subject API returns (${allowed.at(-1)!})`,
     );
   }
   if (!allowed.includes(prefix)) {
-    throw new InputError(`context subjectPrefix=${JSON.stringify(prefix)} is invalid: expected one of ${allowed.join(" or ")} (from githubRepository, githubOwnerId and githubRepositoryId)`);
+    throw new InputError(`context subjectPrefix=${JSON.stringify(prefix)} is invalid: expected one of ${allowed.join(" or ")} (from githubRepository${ownerId === undefined ? "; the id form needs githubOwnerId and githubRepositoryId" : ", githubOwnerId and githubRepositoryId"})`);
   }
 }

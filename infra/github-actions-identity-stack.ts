@@ -1,8 +1,8 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { Platform, SigningProfile } from "aws-cdk-lib/aws-signer";
 import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
-import { subjectPrefixes, type IdentitySettings } from "./config.js";
+import { type IdentitySettings } from "./config.js";
 import { deployStatements } from "./deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
@@ -10,15 +10,30 @@ import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTI
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 export const STS_AUDIENCE = "sts.amazonaws.com";
 
-/** The `sub` prefixes the roles trust: the exact one given (`subjectPrefix`), or the name form and the immutable id form. */
-function prefixes(settings: IdentitySettings): string[] {
-  return settings.subjectPrefix ? [settings.subjectPrefix] : subjectPrefixes(settings.githubRepository, settings.githubOwnerId, settings.githubRepositoryId);
-}
+/**
+ * The workflow files whose jobs may assume each role (.github/workflows/), checked through the `job_workflow_ref` claim:
+ * `OWNER/REPO/.github/workflows/FILE@refs/heads/BRANCH`, the file as it is on the branch (a pull request's or another
+ * branch's copy has another ref).
+ */
+export const ROLE_WORKFLOWS = { publish: ["ci.yml"], registry: ["setup-registry.yml"], deploy: ["ci.yml", "rollback.yml"] } as const;
 
 /**
- * The `sub` claims of workflow runs on `branch` of the repository: the name form, and the immutable id form that
- * repositories created or renamed on or after 2026-06-18 (or opted in) send; or only the exact form configured.
+ * The one `sub` prefix the roles trust: the exact one given (`subjectPrefix`, GitHub's `sub_claim_prefix`); else the
+ * immutable id form when the ids are known; else the name form (with a synth warning).
  */
+function prefixes(settings: IdentitySettings): string[] {
+  const [owner, repo] = settings.githubRepository.split("/");
+  if (settings.subjectPrefix) return [settings.subjectPrefix];
+  if (settings.githubOwnerId && settings.githubRepositoryId) return [`repo:${owner}@${settings.githubOwnerId}/${repo}@${settings.githubRepositoryId}`];
+  return [`repo:${settings.githubRepository}`];
+}
+
+/** The `job_workflow_ref` values of jobs in `files` on the branch. */
+export function workflowRefs(settings: IdentitySettings, files: readonly string[]): string[] {
+  return files.map((file) => `${settings.githubRepository}/.github/workflows/${file}@refs/heads/${settings.branch}`);
+}
+
+/** The `sub` claims of workflow runs on `branch` of the repository (a job without `environment:`). */
 export function branchSubjects(settings: IdentitySettings): string[] {
   return prefixes(settings).map((prefix) => `${prefix}:ref:refs/heads/${settings.branch}`);
 }
@@ -63,21 +78,38 @@ export class GithubActionsIdentityStack extends Stack {
       provider = created;
     }
 
-    const trusted = (subjects: string[]) =>
+    // Every claim by exact StringEquals (a claim missing from the token fails the match): aud and sub, then claims AWS
+    // STS evaluates for GitHub's provider besides them: repository_id (when known) and job_workflow_ref.
+    const trusted = (subjects: string[], workflows: readonly string[]) =>
       new WebIdentityPrincipal(provider.oidcProviderArn, {
-        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects },
+        StringEquals: {
+          [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE,
+          [`${GITHUB_OIDC_HOST}:sub`]: subjects,
+          ...(settings.githubRepositoryId ? { [`${GITHUB_OIDC_HOST}:repository_id`]: settings.githubRepositoryId } : {}),
+          ...(settings.workflowClaims ? { [`${GITHUB_OIDC_HOST}:job_workflow_ref`]: workflowRefs(settings, workflows) } : {}),
+        },
       });
+    if (!settings.githubRepositoryId) {
+      Annotations.of(this).addWarningV2(
+        "identity:name-form-sub",
+        `the roles trust the name form repo:${settings.githubRepository}:... only: without the repository's ids, a deleted or renamed repository's name can be registered again by anyone and get these roles; ` +
+          `pass -c githubOwnerId=... -c githubRepositoryId=... (gh api repos/${settings.githubRepository} --jq '.owner.id, .id')`,
+      );
+    }
+    if (!settings.workflowClaims) {
+      Annotations.of(this).addWarningV2("identity:no-workflow-claims", "workflowClaims=false: the roles do not check job_workflow_ref; a job of any workflow file that sends a trusted sub gets them");
+    }
     const repositoryArn = this.formatArn({ service: "ecr", resource: "repository", resourceName: settings.ecrRepository });
 
     this.publishRole = new Role(this, "PublishRole", {
-      assumedBy: trusted(branchSubjects(settings)),
+      assumedBy: trusted(branchSubjects(settings), ROLE_WORKFLOWS.publish),
       description: `GitHub Actions (${settings.githubRepository}@${settings.branch}) pushes images to ECR ${settings.ecrRepository}`,
     });
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: LOGIN_ACTIONS, resources: ["*"] }));
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: PUBLISH_ACTIONS, resources: [repositoryArn] }));
 
     this.registryRole = new Role(this, "RegistryRole", {
-      assumedBy: trusted(environmentSubjects(settings, settings.registryEnvironment)),
+      assumedBy: trusted(environmentSubjects(settings, settings.registryEnvironment), ROLE_WORKFLOWS.registry),
       description: `GitHub Actions (${settings.githubRepository}, environment ${settings.registryEnvironment}) creates and configures ECR ${settings.ecrRepository}`,
     });
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_ACTIONS, resources: [repositoryArn] }));
@@ -92,7 +124,7 @@ export class GithubActionsIdentityStack extends Stack {
     for (const environment of props.environments) {
       const id = `DeployRole${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
       const role = new Role(this, id, {
-        assumedBy: trusted(environmentSubjects(settings, environment)),
+        assumedBy: trusted(environmentSubjects(settings, environment), ROLE_WORKFLOWS.deploy),
         description: `GitHub Actions (${settings.githubRepository}, environment ${environment}) deploys to the ${environment} ECS service`,
       });
       for (const statement of deployStatements(this, environment, settings.ecrRepository)) role.addToPolicy(statement);

@@ -1,47 +1,69 @@
 // The identity stack (infra/github-actions-identity-stack.ts), synthesized offline, checked with aws-cdk-lib/assertions.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { App } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
 import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, SERVICE_TAG_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
-import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
+import { GithubActionsIdentityStack, ROLE_WORKFLOWS } from "../infra/github-actions-identity-stack.js";
+import { ROOT } from "./helpers/process.js";
 
 const CONTEXT: Record<string, string> = { githubRepository: "acme/shop", githubOwnerId: "1111", githubRepositoryId: "2222", region: "eu-west-1", ecrRepository: "shop/web" };
 const settings = (overrides: Record<string, string> = {}): IdentitySettings => readIdentitySettings((key) => ({ ...CONTEXT, ...overrides })[key]);
 
-function synth(overrides: Record<string, string> = {}): Template {
-  const app = new App();
-  const stack = new GithubActionsIdentityStack(app, "Identity", { settings: settings(overrides), environments: ["staging", "production"], env: { account: "123456789012", region: "eu-west-1" } });
-  return Template.fromStack(stack);
+function stackOf(overrides: Record<string, string | undefined> = {}): GithubActionsIdentityStack {
+  const context = (key: string) => ({ ...CONTEXT, ...overrides })[key];
+  return new GithubActionsIdentityStack(new App(), "Identity", { settings: readIdentitySettings(context), environments: ["staging", "production"], env: { account: "123456789012", region: "eu-west-1" } });
 }
+const synth = (overrides: Record<string, string | undefined> = {}): Template => Template.fromStack(stackOf(overrides));
+const NO_IDS = { githubOwnerId: undefined, githubRepositoryId: undefined };
+const ref = (file: string, branch = "main") => `acme/shop/.github/workflows/${file}@refs/heads/${branch}`;
 
 /** The repository's ARN as CloudFormation builds it (partition-aware: aws, aws-cn, aws-us-gov). */
 const REPOSITORY_ARN = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:eu-west-1:123456789012:repository/shop/web"]] };
-const trust = (subjects: string[]) =>
+const trust = (subjects: string[], more: Record<string, unknown>) =>
   Match.objectLike({
     Statement: [
       {
         Action: "sts:AssumeRoleWithWebIdentity",
         Effect: "Allow",
         Principal: { Federated: Match.anyValue() },
-        Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": subjects } },
+        Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": subjects, ...more } },
       },
     ],
   });
 
-/** Each role's trusted `sub` values, by logical id without CDK's hash; every role must trust by exact StringEquals only. */
-function trustedSubjects(template: Template): Record<string, string[]> {
+type Conditions = Record<string, string | string[]>;
+/** Each role's StringEquals conditions, by logical id without CDK's hash; every role must trust by exact StringEquals only. */
+function trustedConditions(template: Template): Record<string, Conditions> {
   const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: { Condition: Record<string, Record<string, string[]>> }[] } } }>;
   return Object.fromEntries(
     Object.entries(roles).map(([id, role]) => {
       const [statement, ...others] = role.Properties.AssumeRolePolicyDocument.Statement;
       expect(others).toEqual([]);
       expect(Object.keys(statement!.Condition)).toEqual(["StringEquals"]);
-      return [id.replace(/[0-9A-F]{8}$/, ""), statement!.Condition.StringEquals!["token.actions.githubusercontent.com:sub"]!];
+      return [id.replace(/[0-9A-F]{8}$/, ""), statement!.Condition.StringEquals!];
     }),
   );
+}
+
+/**
+ * The roles a token with these claims (and aud sts.amazonaws.com) may assume, evaluated as IAM evaluates StringEquals:
+ * every key must be present in the token and equal one of the values (a key missing from the token fails the match).
+ */
+function assumableWith(roles: Record<string, Conditions>, claims: Record<string, string>): string[] {
+  const token: Record<string, string> = { aud: "sts.amazonaws.com", ...claims };
+  return Object.entries(roles)
+    .filter(([, conditions]) =>
+      Object.entries(conditions).every(([key, values]) => {
+        const claim = token[key.replace("token.actions.githubusercontent.com:", "")];
+        return claim !== undefined && [values].flat().includes(claim);
+      }),
+    )
+    .map(([id]) => id);
 }
 
 /** The statements of the policy attached to the role whose logical id starts with `rolePrefix`. */
@@ -65,21 +87,22 @@ describe("GitHub Actions identity stack", () => {
     template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Federated: arn } })] }) });
   });
 
-  it("trusts the publish role to main and the registry role to the registry environment, in both sub forms", () => {
+  it("with the repository's ids: trusts only the immutable sub form, the repository id and each role's workflow files on main", () => {
     const template = synth();
     template.resourceCountIs("AWS::IAM::Role", 4);
-    const subjects = {
-      PublishRole: ["repo:acme/shop:ref:refs/heads/main", "repo:acme@1111/shop@2222:ref:refs/heads/main"],
-      RegistryRole: ["repo:acme/shop:environment:registry", "repo:acme@1111/shop@2222:environment:registry"],
-      DeployRoleStaging: ["repo:acme/shop:environment:staging", "repo:acme@1111/shop@2222:environment:staging"],
-      DeployRoleProduction: ["repo:acme/shop:environment:production", "repo:acme@1111/shop@2222:environment:production"],
+    const immutable = "repo:acme@1111/shop@2222";
+    const expected: Record<string, Conditions> = {
+      PublishRole: { sub: [`${immutable}:ref:refs/heads/main`], job_workflow_ref: [ref("ci.yml")] },
+      RegistryRole: { sub: [`${immutable}:environment:registry`], job_workflow_ref: [ref("setup-registry.yml")] },
+      DeployRoleStaging: { sub: [`${immutable}:environment:staging`], job_workflow_ref: [ref("ci.yml"), ref("rollback.yml")] },
+      DeployRoleProduction: { sub: [`${immutable}:environment:production`], job_workflow_ref: [ref("ci.yml"), ref("rollback.yml")] },
     };
     // Exactly these documents: no other condition (no StringLike wildcard), no other principal.
     const [providerId] = Object.keys(template.findResources("AWS::IAM::OIDCProvider"));
     const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: unknown } }>;
-    expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(["DeployRoleProduction", "DeployRoleStaging", "PublishRole", "RegistryRole"]);
+    expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(Object.keys(expected).sort());
     for (const [id, role] of Object.entries(roles)) {
-      const sub = subjects[id.replace(/[0-9A-F]{8}$/, "") as keyof typeof subjects];
+      const { sub, job_workflow_ref } = expected[id.replace(/[0-9A-F]{8}$/, "")]!;
       expect(role.Properties.AssumeRolePolicyDocument).toEqual({
         Version: "2012-10-17",
         Statement: [
@@ -87,50 +110,97 @@ describe("GitHub Actions identity stack", () => {
             Action: "sts:AssumeRoleWithWebIdentity",
             Effect: "Allow",
             Principal: { Federated: { Ref: providerId } },
-            Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": sub } },
+            Condition: {
+              StringEquals: {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                "token.actions.githubusercontent.com:sub": sub,
+                "token.actions.githubusercontent.com:repository_id": "2222",
+                "token.actions.githubusercontent.com:job_workflow_ref": job_workflow_ref,
+              },
+            },
           },
         ],
       });
     }
+    Annotations.fromStack(stackOf()).hasNoWarning("*", Match.anyValue());
   });
 
-  it("trusts no sub that a branch, a pull request, a tag, another environment or a look-alike name sends", () => {
-    const roles = trustedSubjects(synth());
-    /** The roles a token with this `sub` (and aud sts.amazonaws.com) may assume: an exact StringEquals match. */
-    const assumable = (sub: string) => Object.entries(roles).filter(([, subs]) => subs.includes(sub)).map(([id]) => id);
-    // Each environment's role: only jobs in that environment, in both forms; the publish role: only main.
-    for (const environment of ["registry", "staging", "production"]) {
-      const role = environment === "registry" ? "RegistryRole" : `DeployRole${environment[0]!.toUpperCase()}${environment.slice(1)}`;
-      expect(assumable(`repo:acme/shop:environment:${environment}`)).toEqual([role]);
-      expect(assumable(`repo:acme@1111/shop@2222:environment:${environment}`)).toEqual([role]);
+  it("trusts no token that a branch, a pull request, a tag, another environment, another workflow or a look-alike sends", () => {
+    const roles = trustedConditions(synth());
+    const good = { repository_id: "2222" };
+    const env = (name: string) => `repo:acme@1111/shop@2222:environment:${name}`;
+    for (const [environment, role, files] of [
+      ["registry", "RegistryRole", ["setup-registry.yml"]],
+      ["staging", "DeployRoleStaging", ["ci.yml", "rollback.yml"]],
+      ["production", "DeployRoleProduction", ["ci.yml", "rollback.yml"]],
+    ] as const) {
+      for (const file of files) expect(assumableWith(roles, { ...good, sub: env(environment), job_workflow_ref: ref(file) }), `${environment} ${file}`).toEqual([role]);
     }
-    expect(assumable("repo:acme/shop:ref:refs/heads/main")).toEqual(["PublishRole"]);
-    expect(assumable("repo:acme@1111/shop@2222:ref:refs/heads/main")).toEqual(["PublishRole"]);
-    for (const sub of [
-      "repo:acme/shop:ref:refs/heads/feature", // a branch without an environment
-      "repo:acme/shop:pull_request", // a pull request (from a fork or a branch)
-      "repo:acme/shop:ref:refs/tags/v1.0.0",
-      "repo:acme/shop:environment:publish", // an environment no role names
-      "repo:acme/shop:environment:Production",
-      "repo:acme-1111/shop-2222:environment:production", // the hyphenated form: registrable by anyone as names
-      "repo:acme@1111/shop@9999:environment:production", // a repository of the same name, re-created (new id)
-      "repo:acme/shop-fork:environment:production",
-      "repo:acme/shop:environment:production:ref:refs/heads/main", // a customized sub template
-    ]) {
-      expect(assumable(sub), sub).toEqual([]);
-    }
+    expect(assumableWith(roles, { ...good, sub: "repo:acme@1111/shop@2222:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual(["PublishRole"]);
+    const planted: [string, Record<string, string>][] = [
+      ["the name form, once the ids are known", { ...good, sub: "repo:acme/shop:environment:production", job_workflow_ref: ref("ci.yml") }],
+      ["a workflow file of a branch (an edited ci.yml)", { ...good, sub: env("production"), job_workflow_ref: ref("ci.yml", "feature") }],
+      ["a pull request's merge ref", { ...good, sub: env("staging"), job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/7/merge" }],
+      ["another workflow file on main", { ...good, sub: env("production"), job_workflow_ref: ref("evil.yml") }],
+      ["the registry workflow asking for a deploy role", { ...good, sub: env("staging"), job_workflow_ref: ref("setup-registry.yml") }],
+      ["rollback asking for the publish role", { ...good, sub: "repo:acme@1111/shop@2222:ref:refs/heads/main", job_workflow_ref: ref("rollback.yml") }],
+      ["a reusable workflow of another repository", { ...good, sub: env("production"), job_workflow_ref: "evil/x/.github/workflows/ci.yml@refs/heads/main" }],
+      ["no job_workflow_ref claim", { ...good, sub: env("production") }],
+      ["another repository id", { repository_id: "9999", sub: env("production"), job_workflow_ref: ref("ci.yml") }],
+      ["a branch without an environment", { ...good, sub: "repo:acme@1111/shop@2222:ref:refs/heads/feature", job_workflow_ref: ref("ci.yml", "feature") }],
+      ["a pull request", { ...good, sub: "repo:acme@1111/shop@2222:pull_request", job_workflow_ref: ref("ci.yml") }],
+      ["a tag", { ...good, sub: "repo:acme@1111/shop@2222:ref:refs/tags/v1.0.0", job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/tags/v1.0.0" }],
+      ["an environment no role names", { ...good, sub: env("publish"), job_workflow_ref: ref("ci.yml") }],
+      ["an environment's name in another case", { ...good, sub: env("Production"), job_workflow_ref: ref("ci.yml") }],
+      ["the hyphenated form", { ...good, sub: "repo:acme-1111/shop-2222:environment:production", job_workflow_ref: ref("ci.yml") }],
+      ["a re-created repository of the same name", { ...good, sub: "repo:acme@1111/shop@9999:environment:production", job_workflow_ref: ref("ci.yml") }],
+      ["a customized sub template", { ...good, sub: `${env("production")}:job_workflow_ref:${ref("ci.yml")}`, job_workflow_ref: ref("ci.yml") }],
+    ];
+    for (const [what, claims] of planted) expect(assumableWith(roles, claims), what).toEqual([]);
   });
 
-  it("trusts only the exact sub prefix when one is given (GitHub's sub_claim_prefix)", () => {
-    const template = synth({ subjectPrefix: "repo:acme@1111/shop@2222", registryEnvironment: "ecr-admin" });
-    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:ref:refs/heads/main"]) });
-    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:environment:ecr-admin"]) });
-  });
-
-  it("follows another branch when asked", () => {
-    synth({ branch: "release" }).hasResourceProperties("AWS::IAM::Role", {
-      AssumeRolePolicyDocument: trust(["repo:acme/shop:ref:refs/heads/release", "repo:acme@1111/shop@2222:ref:refs/heads/release"]),
+  it("without the ids: trusts only the name form, checks no repository id, and warns at synth", () => {
+    const roles = trustedConditions(synth(NO_IDS));
+    expect(roles.DeployRoleProduction).toEqual({
+      "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+      "token.actions.githubusercontent.com:sub": ["repo:acme/shop:environment:production"],
+      "token.actions.githubusercontent.com:job_workflow_ref": [ref("ci.yml"), ref("rollback.yml")],
     });
+    expect(assumableWith(roles, { sub: "repo:acme/shop:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual(["PublishRole"]);
+    expect(assumableWith(roles, { sub: "repo:acme@1111/shop@2222:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual([]);
+    Annotations.fromStack(stackOf(NO_IDS)).hasWarning("*", Match.stringLikeRegexp("trust the name form repo:acme/shop:\\.\\.\\. only.*githubOwnerId"));
+  });
+
+  it("trusts only the exact sub prefix when one is given (GitHub's sub_claim_prefix), still checking the repository id", () => {
+    const more = { "token.actions.githubusercontent.com:repository_id": "2222", "token.actions.githubusercontent.com:job_workflow_ref": Match.anyValue() };
+    const template = synth({ subjectPrefix: "repo:acme@1111/shop@2222", registryEnvironment: "ecr-admin" });
+    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:ref:refs/heads/main"], more) });
+    template.hasResourceProperties("AWS::IAM::Role", { AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:environment:ecr-admin"], more) });
+    // An older repository that has not opted in sends the name form: trusted only when asked for, the id still checked.
+    const roles = trustedConditions(synth({ subjectPrefix: "repo:acme/shop" }));
+    expect(assumableWith(roles, { repository_id: "2222", sub: "repo:acme/shop:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual(["PublishRole"]);
+    expect(assumableWith(roles, { repository_id: "9999", sub: "repo:acme/shop:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual([]);
+  });
+
+  it("follows another branch when asked, in the sub and in the workflow refs", () => {
+    synth({ branch: "release" }).hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: trust(["repo:acme@1111/shop@2222:ref:refs/heads/release"], { "token.actions.githubusercontent.com:job_workflow_ref": [ref("ci.yml", "release")] }),
+    });
+  });
+
+  it("checks no job_workflow_ref with workflowClaims=false, and warns", () => {
+    const roles = trustedConditions(synth({ workflowClaims: "false" }));
+    for (const conditions of Object.values(roles)) expect(Object.keys(conditions)).not.toContain("token.actions.githubusercontent.com:job_workflow_ref");
+    Annotations.fromStack(stackOf({ workflowClaims: "false" })).hasWarning("*", Match.stringLikeRegexp("do not check job_workflow_ref"));
+  });
+
+  it("names as each role's workflows exactly the files whose jobs use that role's variable", () => {
+    const variables = { publish: "AWS_PUBLISH_ROLE_ARN", registry: "AWS_REGISTRY_ROLE_ARN", deploy: "AWS_DEPLOY_ROLE_ARN" };
+    const files = ["ci.yml", "rollback.yml", "setup-registry.yml"];
+    for (const [role, variable] of Object.entries(variables)) {
+      const users = files.filter((file) => readFileSync(path.join(ROOT, ".github/workflows", file), "utf8").includes(`role-to-assume: \${{ vars.${variable} }}`));
+      expect([...ROLE_WORKFLOWS[role as keyof typeof ROLE_WORKFLOWS]], role).toEqual(users);
+    }
   });
 
   it("lets the publish role log in anywhere but push only to the one repository", () => {
@@ -213,7 +283,9 @@ describe("context validation", () => {
   it.each([
     [{ githubRepository: "" }, "context githubRepository is required: pass -c githubRepository=OWNER/REPO"],
     [{ githubRepository: "acme" }, 'context githubRepository="acme" is invalid: expected OWNER/REPO, e.g. acme/shop'],
-    [{ githubOwnerId: "" }, "context githubOwnerId is required: pass -c githubOwnerId=... -c githubRepositoryId=... (from: gh api repos/acme/shop --jq '.owner.id, .id')"],
+    [{ githubOwnerId: "" }, "context githubOwnerId is required with the other id: pass both -c githubOwnerId=... -c githubRepositoryId=... (from: gh api repos/acme/shop --jq '.owner.id, .id'), or neither"],
+    [{ githubOwnerId: "", githubRepositoryId: "", subjectPrefix: "repo:acme@1111/shop@2222" }, "context subjectPrefix=\"repo:acme@1111/shop@2222\" is invalid: expected one of repo:acme/shop (from githubRepository; the id form needs githubOwnerId and githubRepositoryId)"],
+    [{ workflowClaims: "no" }, 'context workflowClaims="no" is invalid: expected true or false'],
     [{ githubRepositoryId: "12a" }, 'context githubRepositoryId="12a" is invalid: expected the repository\'s numeric id'],
     [{ branch: "bad..branch" }, 'context branch="bad..branch" is invalid: expected a git branch name, e.g. main'],
     [{ ecrRepository: "Shop" }, 'repository "Shop" is not a valid ECR repository name'],
@@ -235,6 +307,7 @@ describe("context validation", () => {
       githubRepositoryId: "2",
       branch: "main",
       registryEnvironment: "registry",
+      workflowClaims: true,
       ecrRepository: "hono-ecr-service",
       region: "ap-southeast-2",
     });

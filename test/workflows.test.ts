@@ -22,6 +22,7 @@ interface Step {
   env?: Record<string, string>;
 }
 interface Job {
+  name?: string;
   needs?: string | string[];
   environment?: string | { name: string; url?: string };
   outputs?: Record<string, string>;
@@ -71,30 +72,43 @@ describe("workflow structure", () => {
     expect(steps[1]!.with).toMatchObject({ verb: "call", args: "ci" });
   });
 
-  it("publishes only on push to main, only after ci, one at a time, and only the tip of main (latest moves forward)", () => {
+  it("publishes only on push to main, only after ci, one at a time, releasing main's tip (latest moves forward)", () => {
     const publish = workflow("ci.yml").jobs.publish!;
     expect(publish.needs).toBe("ci");
     expect(publish.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
     expect(publish.concurrency).toEqual({ group: "publish-main", "cancel-in-progress": false });
-    const [checkout, tip, ...rest] = publish.steps;
-    expect(actionOf(checkout!.uses)).toBe("actions/checkout");
+    // The decision comes first, in the group (test/publish-tip.test.ts replays it); then the checkout of exactly that commit.
+    const [tip, checkout, ...rest] = publish.steps;
     expect(tip!.id).toBe("tip");
-    // Asked of the API with the step's own token (the checkout keeps none), failing closed on any error or odd answer.
-    expect(tip!.env).toEqual({ GH_TOKEN: "${{ github.token }}" });
-    expect(tip!.run).toMatch(/^set -euo pipefail\n/);
-    expect(tip!.run).toContain('tip="$(gh api "repos/$GITHUB_REPOSITORY/git/ref/heads/main" --jq .object.sha)"');
-    expect(tip!.run).toContain('if ! [[ "$tip" =~ ^[0-9a-f]{40}$ ]]; then');
-    expect(tip!.run).toContain('if [ "$tip" = "$GITHUB_SHA" ]');
-    for (const step of rest) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.current == 'true'");
+    expect(tip!.env).toEqual({ GH_TOKEN: "${{ github.token }}", CI_JOB: workflow("ci.yml").jobs.ci!.name });
+    expect(actionOf(checkout!.uses)).toBe("actions/checkout");
+    expect(checkout!.with).toEqual({ ref: "${{ steps.tip.outputs.release }}", "persist-credentials": false });
+    for (const step of [checkout!, ...rest]) expect(step.if, step.uses ?? step.run).toBe("steps.tip.outputs.release != ''");
     // Every script that decides what is released fails closed: an error stops the job instead of passing as empty.
     for (const id of ["tip", "epoch", "release"]) expect(publish.steps.find((step) => step.id === id)!.run, id).toMatch(/^set -euo pipefail\n/);
-    const args = publish.steps.find((step) => step.with?.args?.includes(" publish "))!.with!.args!;
-    // The commit comes from the checkout itself (the module's git argument); latest is what main released.
-    expect(args).toContain("--tags=latest");
-    expect(args).not.toContain("--commit");
-    // The commit time comes from a step of its own (checked to be digits), as an environment variable.
-    expect(args).toContain('--source-date-epoch="$SOURCE_DATE_EPOCH"');
-    expect(publish.steps.find((step) => step.id === "epoch")!.run).toContain("set -euo pipefail");
+    const epoch = publish.steps.find((step) => step.id === "epoch")!;
+    expect(epoch.env).toEqual({ RELEASE_COMMIT: "${{ steps.tip.outputs.release }}" });
+    expect(epoch.run).toContain('[ "$head" = "$RELEASE_COMMIT" ] ||');
+    const step = publish.steps.find((candidate) => candidate.with?.args?.includes(" publish "))!;
+    // The commit released is the one checked out (publish tags --commit, builds the module's source: the checkout).
+    expect(step.env).toMatchObject({ RELEASE_COMMIT: "${{ steps.tip.outputs.release }}", SOURCE_DATE_EPOCH: "${{ steps.epoch.outputs.epoch }}" });
+    expect(step.with!.args).toContain('--commit="$RELEASE_COMMIT"');
+    expect(step.with!.args).toContain("--tags=latest");
+    expect(step.with!.args).toContain('--source-date-epoch="$SOURCE_DATE_EPOCH"');
+    expect(publish.outputs).toEqual({ digest: "${{ steps.release.outputs.digest }}", commit: "${{ steps.tip.outputs.release }}" });
+    // The reasoning stands beside the group: GitHub's documented semantics and why the last queued publish releases the tip.
+    expect(text("ci.yml")).toContain("a job queued in the group cancels the pending one, whatever cancel-in-progress");
+  });
+
+  it("checks out the commit publish released in every job after it (its source for the SBOM, its deploy code)", () => {
+    const ci = workflow("ci.yml");
+    for (const name of ["sbom", ...Object.keys(ENVIRONMENTS).map((environment) => `deploy-${environment}`)]) {
+      const checkout = ci.jobs[name]!.steps.find((step) => actionOf(step.uses) === "actions/checkout")!;
+      expect(checkout.with, name).toEqual({ ref: "${{ needs.publish.outputs.commit }}", "persist-credentials": false });
+      const summary = ci.jobs[name]!.steps.at(-1)!;
+      expect(summary.env, name).toMatchObject({ RELEASE_COMMIT: "${{ needs.publish.outputs.commit }}" });
+      expect(summary.run, name).not.toContain("GITHUB_SHA");
+    }
   });
 
   it("gives every commit on main its CI result: pull requests cancel older runs, main runs are grouped per commit", () => {
@@ -111,7 +125,9 @@ describe("workflow structure", () => {
     for (const { name, job } of allJobs()) {
       const assumesRole = job.steps.some((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials@"));
       expect(assumesRole, name).toBe(withIdToken.includes(name));
-      expect(job.permissions, name).toEqual(assumesRole ? { contents: "read", "id-token": "write" } : { contents: "read" });
+      // publish also reads the tip's ci runs (actions: read) to decide what to release.
+      const base = name === "publish" ? { actions: "read", contents: "read" } : { contents: "read" };
+      expect(job.permissions, name).toEqual(assumesRole ? { ...base, "id-token": "write" } : base);
     }
   });
 
@@ -133,7 +149,7 @@ describe("workflow structure", () => {
 
   it("deploys the published digest to each environment in order, in its GitHub environment, one deploy at a time", () => {
     const ci = workflow("ci.yml");
-    expect(ci.jobs.publish!.outputs).toEqual({ digest: "${{ steps.release.outputs.digest }}" });
+    expect(ci.jobs.publish!.outputs).toMatchObject({ digest: "${{ steps.release.outputs.digest }}" });
     const release = ci.jobs.publish!.steps.find((step) => step.id === "release")!;
     expect(release.env).toEqual({ PUSHED: "${{ steps.publish.outputs.output }}" });
     expect(release.run).toContain("grep -qE '^sha256:[a-f0-9]{64}$'");
@@ -163,7 +179,7 @@ describe("workflow structure", () => {
     const job = workflow("ci.yml").jobs.sbom!;
     expect(job.needs).toBe("publish");
     expect(job.permissions).toEqual({ contents: "read" });
-    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe('sbom --commit="$GITHUB_SHA" export --path=sbom.cdx.json');
+    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe('sbom --commit="$RELEASE_COMMIT" export --path=sbom.cdx.json');
     expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
   });
 
@@ -213,7 +229,7 @@ describe("workflow structure", () => {
   it("checks out without persisting the token in the repository's git config", () => {
     const checkouts = allJobs().flatMap(({ job }) => job.steps.filter((step) => actionOf(step.uses) === "actions/checkout"));
     expect(checkouts.length).toBe(allJobs().length);
-    for (const step of checkouts) expect(step.with).toEqual({ "persist-credentials": false });
+    for (const step of checkouts) expect(step.with!["persist-credentials"]).toBe(false);
   });
 
   it("installs the pinned dagger CLI before any credential exists: an install-only step precedes configure-aws-credentials", () => {
