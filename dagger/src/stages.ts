@@ -23,8 +23,8 @@ function withDependencies(container: Container, source: Directory): Container {
 }
 
 /**
- * The build environment plus what the test suite needs besides Node: Python with moto (the ECR API emulator), from
- * Alpine's packages of the pinned image and the repository's requirements file (exact versions, pip cache volume), in a
+ * The build environment plus what the test suite needs besides Node: Python with moto (the ECR API emulator), and bash
+ * and jq (the workflow scripts' replays run in them), from Alpine's packages of the pinned image and the repository's requirements file (exact versions, pip cache volume), in a
  * layer of its own before the source. REQUIRE_MOTO=1, as in .ci/run: a missing emulator fails the tests instead of
  * skipping them, so `dagger call test` tests as much as CI. SUITE_NODE=image, as in .ci/run's second run: the suite then
  * checks that it runs on exactly the image's Node.
@@ -33,7 +33,7 @@ export function testEnv(source: Directory): Container {
   return dag
     .container()
     .from(NODE_IMAGE)
-    .withExec(["apk", "add", "--no-cache", "python3", "py3-pip"])
+    .withExec(["apk", "add", "--no-cache", "python3", "py3-pip", "bash", "jq"])
     .withMountedCache("/root/.cache/pip", dag.cacheVolume(PIP_CACHE_VOLUME))
     .withFile(`/opt/${PYTHON_REQUIREMENTS}`, source.file(PYTHON_REQUIREMENTS))
     .withExec(["pip", "install", "--break-system-packages", "--requirement", `/opt/${PYTHON_REQUIREMENTS}`])

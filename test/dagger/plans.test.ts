@@ -77,7 +77,7 @@ describe("lint and test", () => {
     const [chain] = callsEndingWith(run.engine, "exitCode");
     expect(chain!.at(-2)).toEqual({ field: "withExec", args: { args: ["npm", "test"], expect: "ANY" } });
     expect(stepNamed(chain!, "from").args.address).toBe(NODE_IMAGE);
-    const apk = execIndex(chain!, ["apk", "add", "--no-cache", "python3", "py3-pip"]);
+    const apk = execIndex(chain!, ["apk", "add", "--no-cache", "python3", "py3-pip", "bash", "jq"]);
     const pip = execIndex(chain!, ["pip", "install", "--break-system-packages", "--requirement", "/opt/test/python-requirements.txt"]);
     const npmCi = execIndex(chain!, NPM_CI);
     expect(apk).toBeGreaterThan(0);
