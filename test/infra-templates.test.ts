@@ -80,7 +80,7 @@ describe("cfn-lint (CloudFormation's resource schemas)", () => {
     if (lint.error) throw new Error(`cfn-lint could not run (it is installed in the machine's Python): ${lint.error.message}`);
     expect(JSON.parse(lint.stdout || "[]")).toEqual([]);
     expect(lint.status).toBe(0);
-  });
+  }, 120_000);
 
   it("finds nothing in the config's other shapes either: HTTPS with e-mail alarms, an imported VPC, NAT, canary on X86_64", () => {
     const staging = ENVIRONMENTS.staging!;
@@ -106,7 +106,8 @@ describe("cfn-lint (CloudFormation's resource schemas)", () => {
     } finally {
       for (const file of files) rmSync(file, { force: true });
     }
-  });
+    // Four synths and cfn-lint over them: seconds alone, a minute on a loaded 2-core machine.
+  }, 120_000);
 
   it("would find a bad Fargate size (the linter is really checking)", () => {
     const template = templateOf(serviceStackName("staging")) as unknown as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
