@@ -26,6 +26,13 @@ export const LOAD_BALANCER_READ_ACTIONS = [
 ];
 /** Find the release in the repository, read its manifest (platforms), ECR's scan of it and its signing status. */
 export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImageSigningStatus"];
+/**
+ * Move the environment's ECR tags (deployed-<env>, rollback-<env>, with their platform tags) onto a stored manifest
+ * read with BatchGetImage: re-tagging, as the ECR User Guide's "Retagging an image" does it. Only on the repository,
+ * and without the layer-upload actions a push needs; IAM has no condition key on the image tag PutImage writes (Service
+ * Authorization Reference, Amazon ECR), so this is as narrow as IAM allows.
+ */
+export const RETAG_ACTIONS = ["ecr:PutImage"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
@@ -38,6 +45,7 @@ export const DEPLOY_ACTIONS = [
   ...DESCRIBE_TASKS_ACTIONS,
   ...LOAD_BALANCER_READ_ACTIONS,
   ...IMAGE_READ_ACTIONS,
+  ...RETAG_ACTIONS,
   ...PASS_ROLE_ACTIONS,
 ];
 
@@ -57,7 +65,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     statement(LIST_TASKS_ACTIONS, ["*"], { ArnEquals: { "ecs:cluster": clusterArn } }),
     statement(DESCRIBE_TASKS_ACTIONS, [arn("ecs", "task", `${cluster}/*`)]),
     statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
-    statement(IMAGE_READ_ACTIONS, [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
+    statement([...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
     statement(
       PASS_ROLE_ACTIONS,
       [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),

@@ -10,7 +10,7 @@ import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
 import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
-import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
+import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
   applyLifecyclePolicy,
@@ -191,6 +191,7 @@ export class Aws {
   /**
    * Lists the images the lifecycle policy would expire now, with the storage each one takes: through ECR's own preview, or
    * with --offline through this pipeline's evaluator of ECR's documented rules over the repository's images (DescribeImages).
+   * What each environment runs or would roll back to (deployed-<env>, rollback-<env>) is kept whatever its age, and says so.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY lifecycle-preview --repository=hono-ecr-service --keep=5 --offline`
    */
@@ -206,8 +207,11 @@ export class Aws {
     validateRepositoryName(repository);
     const policy = releaseLifecyclePolicy(keep);
     const { client, context } = await this.ecr(repository);
+    const images = offline ? await listImages(client, repository, context) : [];
+    // What deploy and rollback tagged (deployed-<env>, rollback-<env>): kept whatever its age, listed when evaluated here.
+    const environments = environmentReleases(images).map((line) => `kept whatever its age: ${line} (and its platform images)`);
     const expiring: { digest: string; tags: string[]; pushedAt?: Date; sizeInBytes?: number; rulePriority?: number }[] = offline
-      ? evaluateLifecyclePolicy(policy, await listImages(client, repository, context), new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
+      ? evaluateLifecyclePolicy(policy, images, new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
       : (await previewLifecyclePolicy(client, repository, policy, context)).map((r) => ({
           digest: r.imageDigest ?? "?",
           tags: r.imageTags ?? [],
@@ -215,7 +219,7 @@ export class Aws {
           rulePriority: r.appliedRulePriority,
         }));
     const how = offline ? "evaluated offline" : "ECR preview";
-    if (expiring.length === 0) return `nothing would expire in ${repository} (keep ${keep}; ${how})`;
+    if (expiring.length === 0) return [`nothing would expire in ${repository} (keep ${keep}; ${how})`, ...environments].join("\n");
     const bytes = expiring.reduce((sum, image) => sum + (image.sizeInBytes ?? 0), 0);
     const lines = expiring.map(
       (image) =>
@@ -223,7 +227,8 @@ export class Aws {
         `${image.sizeInBytes !== undefined ? ` ${formatMiB(image.sizeInBytes)}` : ""} -> expire (rule ${image.rulePriority ?? "?"})`,
     );
     const cost = offline ? `, ${formatMiB(bytes)}, about $${((bytes / 1024 ** 3) * ECR_STORAGE_USD_PER_GB_MONTH).toFixed(4)} a month (layers shared with kept images stay stored)` : "";
-    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines].join("\n");
+    const note = "what each environment runs or would roll back to (deployed-<env>, rollback-<env>) is kept, whatever its age";
+    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines, ...environments, note].join("\n");
   }
 
   /**

@@ -14,8 +14,8 @@ import {
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AwsError } from "../../dagger/src/aws-errors.js";
-import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus, type DeployRuntime } from "../../dagger/src/deploy/deploy.js";
-import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
+import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus } from "../../dagger/src/deploy/deploy.js";
+import { PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
@@ -39,6 +39,7 @@ import {
   target,
   TD1,
   TD2,
+  testRuntime,
   type VersionServer,
 } from "../helpers/ecs-mocks.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
@@ -50,25 +51,6 @@ beforeAll(async () => {
   version = await startVersionServer();
 });
 afterAll(() => version.close());
-
-/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
-function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
-  const clock = { now: 0 };
-  const lines: string[] = [];
-  return {
-    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
-    now: () => clock.now,
-    sleep: (ms) => {
-      clock.now += ms;
-      return Promise.resolve();
-    },
-    log: (line) => lines.push(line),
-    fetch: globalThis.fetch,
-    pollMs: 10_000,
-    lines,
-    clock,
-  };
-}
 
 const options = { timeoutMs: 20 * MINUTE, checks: 3, severity: "CRITICAL" as const };
 const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -26,7 +26,9 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { mockClient } from "aws-sdk-client-mock";
-import { PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import type { DeployRuntime } from "../../dagger/src/deploy/deploy.js";
+import { createDeployClients, PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import { FAKE_CREDENTIALS } from "./moto.js";
 
 export const ecs = mockClient(ECSClient);
 export const elb = mockClient(ElasticLoadBalancingV2Client);
@@ -134,6 +136,8 @@ export function baseAnswers(address: string): void {
   ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
   ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
   ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
+  // Re-tagging (deployed-<env>, rollback-<env>): PutImage of a stored manifest.
+  ecr.on(PutImageCommand).resolves({});
   elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
   elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
   elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
@@ -152,4 +156,27 @@ export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
   let call = 0;
   const answers = [STEADY, ...afterUpdate];
   ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+}
+
+/** The environment tags PutImage put, in order, as `tag -> digest` (deploy-aware retention). */
+export const retagged = (): string[] =>
+  ecr.commandCalls(PutImageCommand).map((call) => `${call.args[0].input.imageTag} -> ${call.args[0].input.imageDigest}`);
+
+/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
+export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
+  const clock = { now: 0 };
+  const lines: string[] = [];
+  return {
+    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
+    now: () => clock.now,
+    sleep: (ms) => {
+      clock.now += ms;
+      return Promise.resolve();
+    },
+    log: (line) => lines.push(line),
+    fetch: globalThis.fetch,
+    pollMs: 10_000,
+    lines,
+    clock,
+  };
 }

@@ -25,6 +25,7 @@ import {
   type ServiceTarget,
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
+import { marksOf, markEnvironment } from "./retention.js";
 import { followRollout } from "./rollout.js";
 import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
 import type { Severity } from "../supply-chain/vulnerabilities.js";
@@ -255,6 +256,44 @@ async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: C
 }
 
 /**
+ * Tags both ends of the rollout (deploy-aware retention, ./retention.ts): what the service moves to as deployed-<env>,
+ * what it runs now as rollback-<env>, so that whatever the outcome the image it runs is kept. Before any other change.
+ */
+async function markBothEnds(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release): Promise<void> {
+  const runningDigest = parseImage(current.image).digest;
+  await markEnvironment(runtime.clients, target, release.repository, { deployed: release.digest, ...(runningDigest ? { rollback: runningDigest } : {}) }, runtime.log);
+}
+
+/**
+ * Rolls out (both ends tagged already, markBothEnds), then moves the environment's tags to follow what runs: `after` on
+ * success (the revision the service moved to, when its tags differ), the running one when ECS rolled the release back.
+ */
+async function rollOutRetained(
+  runtime: DeployRuntime,
+  target: ServiceTarget,
+  current: Current,
+  to: { arn: string; release: Release; after?: Revision },
+  url: string,
+  options: DeployOptions,
+): Promise<number> {
+  const settle = async (revision: Revision) => {
+    try {
+      await markEnvironment(runtime.clients, target, to.release.repository, await marksOf(runtime.clients, target, revision), runtime.log);
+    } catch (error) {
+      runtime.log(`warning: the ECR tags of ${target.environment} were not moved back to what it runs (${(error as Error).message}); the next deploy moves them`);
+    }
+  };
+  try {
+    const elapsedMs = await rollOut(runtime, target, current, to.arn, to.release, url, options);
+    if (to.after) await settle(to.after);
+    return elapsedMs;
+  } catch (error) {
+    if (error instanceof DeployError && (error.failure === "circuit-breaker" || error.failure === "deployment-alarm")) await settle(current.revision);
+    throw error;
+  }
+}
+
+/**
  * Deploys a release: registers a revision of the running task definition that differs only in the image, updates the
  * service, follows the rollout and proves the release serves. The image already running is a no-op.
  */
@@ -263,13 +302,16 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
   const release = await resolveRelease(runtime, target, current, choice);
   const previous = current.revision.taskDefinition.taskDefinitionArn!;
   if (parseImage(current.image).digest === release.digest) {
+    // Nothing to roll out; the environment's ECR tags are put where they belong (a repository set up before them).
+    await markEnvironment(runtime.clients, target, release.repository, await marksOf(runtime.clients, target, current.revision), runtime.log);
     return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previous, previousTaskDefinition: previous, elapsedMs: 0, unchanged: true };
   }
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options);
+  await markBothEnds(runtime, target, current, release);
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
-  const elapsedMs = await rollOut(runtime, target, current, registered.taskDefinitionArn!, release, url, options);
+  const elapsedMs = await rollOutRetained(runtime, target, current, { arn: registered.taskDefinitionArn!, release }, url, options);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
@@ -289,7 +331,9 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options);
   runtime.log(`${target.environment}: rolling back from ${running} to ${previousArn} (${release.commit})`);
-  const elapsedMs = await rollOut(runtime, target, current, previousArn, { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, url, options);
+  await markBothEnds(runtime, target, current, release);
+  const to = { arn: previousArn, release: { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, after: previous };
+  const elapsedMs = await rollOutRetained(runtime, target, current, to, url, options);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previousArn, previousTaskDefinition: running, url, elapsedMs, unchanged: false, checks };
 }
 
