@@ -10,6 +10,12 @@ import { clusterName, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleN
 
 /** On the environment's ECS service: read it (deployments, events) and point it at a revision. */
 export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
+/**
+ * Follow each deployment through the service-deployment API and refuse to race one under way: ListServiceDeployments
+ * (resource: the service) and DescribeServiceDeployments (the service and its service deployments,
+ * `service-deployment/<cluster>/<service>/*`), per the Service Authorization Reference for Amazon ECS.
+ */
+export const SERVICE_DEPLOYMENT_ACTIONS = ["ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"];
 /** Read the running revision and register the next one: ECS has no resource-level permissions for these two. */
 export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"];
 /** Tag a revision as it is registered (release, previous revision): only the environment's family, only on create. */
@@ -39,6 +45,7 @@ export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 /** Every action a deploy role has, as the API calls name them. */
 export const DEPLOY_ACTIONS = [
   ...SERVICE_ACTIONS,
+  ...SERVICE_DEPLOYMENT_ACTIONS,
   ...TASK_DEFINITION_ACTIONS,
   ...TAG_ON_CREATE_ACTIONS,
   ...LIST_TASKS_ACTIONS,
@@ -58,6 +65,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     new PolicyStatement({ effect: Effect.ALLOW, actions, resources, ...(conditions ? { conditions } : {}) });
   return [
     statement(SERVICE_ACTIONS, [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`)]),
+    statement(SERVICE_DEPLOYMENT_ACTIONS, [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`), arn("ecs", "service-deployment", `${cluster}/${ECS_SERVICE_NAME}/*`)]),
     statement(TASK_DEFINITION_ACTIONS, ["*"]),
     statement(TAG_ON_CREATE_ACTIONS, [stack.formatArn({ service: "ecs", resource: "task-definition", resourceName: `${taskFamily(environment)}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })], {
       StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" },

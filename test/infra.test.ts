@@ -6,7 +6,7 @@ import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { ENVIRONMENTS } from "../infra/environments.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
-import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
+import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 
@@ -175,6 +175,7 @@ describe("GitHub Actions identity stack", () => {
     const iamArn = (name: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/${name}`]] });
     expect(statements).toEqual([
       { Action: SERVICE_ACTIONS, Effect: "Allow", Resource: ecsArn("service/hono-ecr-service-staging/web") },
+      { Action: SERVICE_DEPLOYMENT_ACTIONS, Effect: "Allow", Resource: [ecsArn("service/hono-ecr-service-staging/web"), ecsArn("service-deployment/hono-ecr-service-staging/web/*")] },
       { Action: TASK_DEFINITION_ACTIONS, Effect: "Allow", Resource: "*" },
       { Action: "ecs:TagResource", Effect: "Allow", Resource: ecsArn("task-definition/hono-ecr-service-staging:*"), Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } } },
       { Action: "ecs:ListTasks", Effect: "Allow", Resource: "*", Condition: { ArnEquals: { "ecs:cluster": ecsArn("cluster/hono-ecr-service-staging") } } },

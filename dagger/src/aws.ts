@@ -8,7 +8,8 @@ import { argument, dag, func, object, type Directory, type GitRepository, type P
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
-import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
+import { deployRelease, formatDeploy, realRuntime, rollbackRelease, type DeployOptions } from "./deploy/deploy.js";
+import { formatStatus, serviceStatus } from "./deploy/status.js";
 import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
 import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
@@ -234,7 +235,8 @@ export class Aws {
   /**
    * Deploys a release to an environment's ECS service: registers a task definition revision that differs from the
    * running one only in the image, updates the service, follows the rollout, and succeeds only when the deployment is
-   * COMPLETED, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
+   * SUCCESSFUL in the service-deployment API (every lifecycle stage, BAKE_TIME included) with the PRIMARY deployment on
+   * the new revision, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
    * row. Before any change it awaits ECR's scan of the image (findings at or above --severity refuse it unless
    * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). A circuit-breaker or alarm
    * rollback, a timeout, a missing image or the wrong architecture fail, naming the cause.
@@ -249,8 +251,8 @@ export class Aws {
     image?: string,
     /** Or the release's full commit id, resolved to its digest in the service's repository. */
     commit?: string,
-    /** Longest wait for the rollout and the checks, in minutes. */
-    timeoutMinutes = 20,
+    /** Longest wait for the rollout and the checks, in minutes (default: 20 plus the environment's bake time, read from its service). */
+    timeoutMinutes?: number,
     /** How many consecutive GET /version answers must report the release. */
     checks = 5,
     /** Where GET /version is asked (default: the load balancer's own name; required for an HTTPS environment: its domain). */
@@ -277,8 +279,8 @@ export class Aws {
   async rollback(
     /** The environment, e.g. production. */
     environment: string,
-    /** Longest wait for the rollout and the checks, in minutes. */
-    timeoutMinutes = 20,
+    /** Longest wait for the rollout and the checks, in minutes (default: 20 plus the environment's bake time, read from its service). */
+    timeoutMinutes?: number,
     /** How many consecutive GET /version answers must report the release rolled back to. */
     checks = 5,
     /** Where GET /version is asked (required for an HTTPS environment: its domain). */
@@ -314,13 +316,13 @@ export class Aws {
   }
 
   /** The deploy options after each value is checked. */
-  private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
+  private deployOptions(timeoutMinutes: number | undefined, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
     const serviceUrl = validateServiceUrl(url);
     if (allowVulnerable !== undefined && allowVulnerable.trim().length < 10) {
       throw new InputError(`--allow-vulnerable=${JSON.stringify(allowVulnerable)} is too short: give the reason the risk is accepted (at least 10 characters)`);
     }
     return {
-      timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000,
+      ...(timeoutMinutes !== undefined ? { timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000 } : {}),
       checks: validateCount("checks", checks, 1, MAX_CHECKS),
       severity: validateSeverity(severity),
       ...(serviceUrl !== undefined ? { url: serviceUrl } : {}),

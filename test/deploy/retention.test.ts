@@ -1,33 +1,32 @@
 // Deploy-aware retention: deploy and rollback tag what an environment runs (deployed-<env>) and would roll back to
 // (rollback-<env>), index and platform images, by BatchGetImage + PutImage (mocked ECR, ECS and ELB clients).
 import { PutImageCommand } from "@aws-sdk/client-ecr";
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DescribeTaskDefinitionCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { describe, expect, it } from "vitest";
 import { deployRelease, rollbackRelease } from "../../dagger/src/deploy/deploy.js";
 import { PREVIOUS_TAG, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import { AwsError } from "../../dagger/src/aws-errors.js";
 import { validateReleaseTag } from "../../dagger/src/ecr/release-tags.js";
 import { REPOSITORY_SETTINGS } from "../../dagger/src/ecr/registry.js";
 import {
-  baseAnswers,
   deployment,
   ecr,
   ecs,
-  elb,
   NEW_COMMIT,
   NEW_DIGEST,
   OLD_COMMIT,
   OLD_DIGEST,
   retagged,
   revision,
+  rollbackRollout,
   rollout,
+  SD_ARN,
   service,
-  startVersionServer,
   target,
   TD1,
   TD2,
   testRuntime,
-  type VersionServer,
+  useMockedDeploy,
 } from "../helpers/ecs-mocks.js";
 
 const options = { timeoutMs: 20 * 60_000, checks: 1, severity: "CRITICAL" as const };
@@ -36,20 +35,7 @@ const AMD64 = `sha256:${"0".repeat(64)}`;
 const ARM64 = `sha256:${"1".repeat(64)}`;
 const marks = (tag: string, digest: string) => [`${tag}-linux-amd64 -> ${AMD64}`, `${tag}-linux-arm64 -> ${ARM64}`, `${tag} -> ${digest}`];
 
-let version: VersionServer;
-beforeAll(async () => {
-  version = await startVersionServer();
-});
-afterAll(() => version.close());
-beforeEach(() => {
-  version.answers = [NEW_COMMIT];
-  baseAnswers(version.address);
-});
-afterEach(() => {
-  ecs.reset();
-  elb.reset();
-  ecr.reset();
-});
+const mocked = useMockedDeploy();
 
 describe("deploy-aware retention", () => {
   it("the tags are mutable (exclusion filters, at most 5) and publish may not set them", () => {
@@ -64,7 +50,7 @@ describe("deploy-aware retention", () => {
     let atUpdate: string[] = [];
     ecs.on(UpdateServiceCommand).callsFake(() => {
       atUpdate = retagged();
-      return { service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] };
+      return { service: { ...service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0], currentServiceDeployment: SD_ARN } };
     });
     const runtime = testRuntime();
     await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
@@ -85,12 +71,10 @@ describe("deploy-aware retention", () => {
   it("rollback: both ends tagged during it, then rollback-<env> moves to what the restored revision replaced", async () => {
     const TD0 = TD1.replace(/:1$/, ":0");
     const ZERO_DIGEST = `sha256:${"c".repeat(64)}`;
-    ecs.on(DescribeServicesCommand).callsFakeOnce(() => service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")])).callsFake(() => service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]));
-    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+    rollbackRollout();
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves(revision(TD1, OLD_DIGEST, [{ key: RELEASE_TAG, value: OLD_COMMIT }, { key: PREVIOUS_TAG, value: TD0 }]));
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD0 }).resolves(revision(TD0, ZERO_DIGEST));
-    version.answers = [OLD_COMMIT];
+    mocked.server.answers = [OLD_COMMIT];
     await rollbackRelease(testRuntime(), target, options);
     expect(retagged()).toEqual([...marks("deployed-staging", OLD_DIGEST), ...marks("rollback-staging", NEW_DIGEST), ...marks("deployed-staging", OLD_DIGEST), ...marks("rollback-staging", ZERO_DIGEST)]);
   });
