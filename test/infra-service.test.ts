@@ -278,7 +278,8 @@ describe.each(environments)("service stack: %s", (name) => {
 
   it("grants least privilege: no wildcard action, '*' only where AWS has no resource-level permission", () => {
     const allowedOnAnyResource = new Set(["ecr:GetAuthorizationToken", ...TRAFFIC_SHIFT_READ_ACTIONS]);
-    const statements = [...Object.values(template.findResources("AWS::IAM::Policy")), ...Object.values(template.findResources("AWS::S3::BucketPolicy"))].flatMap(
+    const inline = (Object.values(template.findResources("AWS::IAM::Role")) as Resource[]).flatMap((role) => (role.Properties.Policies ?? []) as { PolicyDocument: unknown }[]);
+    const statements = [...Object.values(template.findResources("AWS::IAM::Policy")), ...Object.values(template.findResources("AWS::S3::BucketPolicy")), ...inline.map((policy) => ({ Properties: policy }))].flatMap(
       (policy) => (policy as Resource).Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Effect: string }[],
     );
     expect(statements.length).toBeGreaterThan(0);
@@ -310,6 +311,22 @@ describe("staging and production differ only where the config says", () => {
     });
     templates.staging.resourceCountIs("AWS::S3::Bucket", 0);
     expect(propertiesOf(templates.staging, "AWS::ElasticLoadBalancingV2::ListenerRule").Actions[0]).toMatchObject({ Type: "forward", TargetGroupArn: { Ref: expect.stringMatching(/^TargetGroup/) } });
+  });
+
+  it("production's traffic-shift role is complete before the service exists: its statements inline, the service refers to it", () => {
+    const template = templates.production;
+    const roleArn = propertiesOf(template, "AWS::ECS::Service").LoadBalancers[0].AdvancedConfiguration.RoleArn;
+    const [roleId] = roleArn["Fn::GetAtt"] as [string, string];
+    expect(roleId).toMatch(/^TrafficShiftRole/);
+    expect(roleArn).toEqual({ "Fn::GetAtt": [roleId, "Arn"] });
+    // The service refers to the role: CloudFormation creates the role first, and the role carries every statement itself.
+    const role = template.findResources("AWS::IAM::Role")[roleId] as Resource;
+    const statements = (role.Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[]).flatMap((policy) => policy.PolicyDocument.Statement);
+    expect(statements.flatMap((statement) => ([] as string[]).concat(statement.Action))).toEqual(
+      expect.arrayContaining([...TRAFFIC_SHIFT_READ_ACTIONS, "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"]),
+    );
+    // No separate AWS::IAM::Policy for it, which CloudFormation would create in parallel with the service.
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy")) as Resource[]) expect(policy.Properties.Roles).not.toContainEqual({ Ref: roleId });
   });
 
   it("an environment with staging's config under another name synthesizes staging's template, names aside", () => {
