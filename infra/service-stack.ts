@@ -46,7 +46,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
-import { ALB_IDLE_TIMEOUT_SECONDS, type EnvironmentSettings } from "./environments.js";
+import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -326,8 +326,8 @@ export class ServiceStack extends Stack {
       maxAzs: network.maxAzs,
       natGateways: network.natGateways,
       subnetConfiguration: [
-        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: 24 },
-        { name: "tasks", subnetType: taskSubnetType, cidrMask: 22 },
+        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: SUBNET_MASKS.public },
+        { name: "tasks", subnetType: taskSubnetType, cidrMask: SUBNET_MASKS.tasks },
       ],
     });
     const taskSubnets = { subnetType: taskSubnetType };

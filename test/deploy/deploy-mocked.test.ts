@@ -104,6 +104,17 @@ describe("deploy: success only when the release serves", () => {
     });
     expect(registrationInput(revision(TD1, OLD_DIGEST), "service", "x", "c").containerDefinitions![0]!.image).toBe("x");
     expect(() => registrationInput(revision(TD1, OLD_DIGEST), "other", "x", "c")).toThrow('has no container named "other"');
+    // Only the deploy's own tags: never the stack's aws: tags (reserved; RegisterTaskDefinition refuses them), nor any other.
+    const stackRevision = revision(TD2, NEW_DIGEST, [
+      { key: "aws:cloudformation:stack-name", value: "HonoService-staging" },
+      { key: "team", value: "web" },
+      { key: RELEASE_TAG, value: OLD_COMMIT },
+      { key: PREVIOUS_TAG, value: TD1 },
+    ]);
+    expect(registrationInput(stackRevision, "service", "x", NEW_COMMIT).tags).toEqual([
+      { key: RELEASE_TAG, value: NEW_COMMIT },
+      { key: PREVIOUS_TAG, value: TD2 },
+    ]);
   });
 
   it("a deploy of the digest already running changes nothing and says so", async () => {

@@ -174,8 +174,11 @@ export function registrationInput(current: Revision, container: string, image: s
     runtimePlatform: definition.runtimePlatform,
     enableFaultInjection: definition.enableFaultInjection,
   };
+  // Only the deploy's own tags: the release and the revision it replaces. Nothing is copied from `current`: its `aws:`
+  // tags (aws:cloudformation:stack-name, ... on the stack's revision) are reserved, and RegisterTaskDefinition refuses
+  // a request that sets one (ECS API reference, Tag: "You can't edit or delete tag keys or values with this prefix"),
+  // and a copied tag would also need ecs:TagResource for keys the deploy role was never meant to write.
   const tags = [
-    ...current.tags.filter((tag) => tag.key !== RELEASE_TAG && tag.key !== PREVIOUS_TAG),
     { key: RELEASE_TAG, value: release },
     { key: PREVIOUS_TAG, value: definition.taskDefinitionArn! },
   ];
