@@ -16,8 +16,11 @@ export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
  * `service-deployment/<cluster>/<service>/*`), per the Service Authorization Reference for Amazon ECS.
  */
 export const SERVICE_DEPLOYMENT_ACTIONS = ["ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"];
-/** Read the running revision and register the next one: ECS has no resource-level permissions for these two. */
-export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"];
+/**
+ * Read the running revision and register the next one, and list the family's ACTIVE revisions (rollback's fallback after
+ * a stack update): ECS has no resource-level permissions for these three.
+ */
+export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:ListTaskDefinitions"];
 /** Tag a revision as it is registered (release, previous revision): only the environment's family, only on create. */
 export const TAG_ON_CREATE_ACTIONS = ["ecs:TagResource"];
 /** The service's tasks: list them (condition: the environment's cluster) and describe them (the cluster's tasks). */

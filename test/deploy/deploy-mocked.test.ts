@@ -21,6 +21,7 @@ import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
 import {
+  afterStackUpdate,
   baseAnswers,
   deployment,
   ecr,
@@ -331,7 +332,7 @@ describe("rollback and status", () => {
     rollout();
     const error = (await rollbackRelease(testRuntime(), target, options).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("no-previous");
-    expect(error.message).toContain(`staging runs ${TD1}, which deploy did not register: no earlier revision is recorded`);
+    expect(error.message).toContain(`staging runs ${TD1}, and no earlier ACTIVE revision of hono-ecr-service-staging ran another release (none is recorded: deploy did not register the running one)`);
   });
 
   it("status says what runs, for a person and as JSON", async () => {
@@ -354,7 +355,7 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
       ...ecr.calls().map((call) => iamActionOf("ecr", call.args[0])),
     ]);
 
-  it("a deploy that succeeds, one the circuit breaker rolls back, and a status call exactly the listed actions (a rollback calls a subset)", async () => {
+  it("a deploy that succeeds, one the circuit breaker rolls back, a status call and a rollback after a stack update call exactly the listed actions", async () => {
     const seen = new Set<string>();
     const collect = () => {
       for (const action of actionsCalled()) seen.add(action);
@@ -375,6 +376,14 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     baseAnswers(mocked.server.address);
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     await serviceStatus(testRuntime(), target);
+    collect();
+
+    // A rollback after a stack update: its fallback lists the family's revisions.
+    ecs.reset();
+    baseAnswers(mocked.server.address);
+    afterStackUpdate();
+    mocked.server.answers = [OLD_COMMIT];
+    await rollbackRelease(testRuntime(), target, options);
     collect();
 
     // Registering with tags needs ecs:TagResource, and a revision with roles needs iam:PassRole for them.

@@ -12,6 +12,7 @@ import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListTaskDefinitionsCommand,
   ListServiceDeploymentsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
@@ -45,6 +46,8 @@ export const OLD_DIGEST = `sha256:${"a".repeat(64)}`;
 export const NEW_DIGEST = `sha256:${"b".repeat(64)}`;
 export const TD1 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:1";
 export const TD2 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:2";
+/** What `cdk deploy --parameters ImageDigest=...` registered after TD2: the same image, without the deploy's tags. */
+export const TD3 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:3";
 const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
 const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
 export const target = serviceTarget("staging", "eu-west-1");
@@ -252,4 +255,20 @@ export function useMockedDeploy(): { server: VersionServer } {
     ecr.reset();
   });
   return state;
+}
+
+/**
+ * After a stack update: the service runs TD3 (NEW_DIGEST, untagged, registered by CloudFormation); TD2 ran the same
+ * image, TD1 (untagged too, the stack's first) ran OLD_DIGEST, whose release ECR's tags name. ListTaskDefinitions
+ * answers the family's ACTIVE revisions newest first over two pages; the rollback to TD1 ends SUCCESSFUL.
+ */
+export function afterStackUpdate(): void {
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD3 }).resolves(revision(TD3, NEW_DIGEST));
+  ecs.on(ListTaskDefinitionsCommand).callsFake((input: { nextToken?: string }) => (input.nextToken ? { taskDefinitionArns: [TD1] } : { taskDefinitionArns: [TD3, TD2], nextToken: "page-2" }));
+  let call = 0;
+  const answers = [service([deployment("ecs-svc/stack", TD3, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: { ...answers[1]!.services[0], currentServiceDeployment: SD_ARN } }));
+  ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
+  ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
 }

@@ -5,7 +5,7 @@
 import type { Deployment, Service } from "@aws-sdk/client-ecs";
 import { InputError } from "../ecr/validate.js";
 import { describeImage, platformImages } from "../ecr/registry.js";
-import { isMutableTag, platformOfTag } from "../ecr/release-tags.js";
+import { platformOfTag, releaseTagOf } from "../ecr/release-tags.js";
 import {
   containerImage,
   describeRevision,
@@ -14,7 +14,6 @@ import {
   listServiceDeployments,
   loadBalancerUrl,
   parseImage,
-  PREVIOUS_TAG,
   registerRevisionWithImage,
   RELEASE_TAG,
   serviceTargetGroups,
@@ -28,6 +27,7 @@ import {
   type ServiceTarget,
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
+import { previousRevision } from "./history.js";
 import { marksOf, markEnvironment } from "./retention.js";
 import { bakeMinutes, DEFAULT_ROLLOUT_MINUTES, followRollout, ONGOING_STATUSES, shortId } from "./rollout.js";
 import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
@@ -113,12 +113,6 @@ async function currentState(runtime: DeployRuntime, target: ServiceTarget): Prom
   }
   const revision = await describeRevision(runtime.clients, target, primary.taskDefinition);
   return { service, primary, revision, image: containerImage(revision.taskDefinition, target.container) };
-}
-
-/** The release tag among an image's tags: not `latest`, not a platform image's `<tag>-<os>-<arch>`. */
-function releaseTagOf(tags: string[]): string | undefined {
-  const candidates = tags.filter((tag) => !isMutableTag(tag) && platformOfTag(tag) === undefined);
-  return candidates.find((tag) => /^[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/.test(tag)) ?? candidates[0];
 }
 
 /**
@@ -300,19 +294,18 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
-/** Rolls back to the revision the running one replaced (recorded by deploy), with the same checks as a deploy. */
+/**
+ * Rolls back to the revision the running one replaced (recorded by deploy), or, when none is recorded or it is no longer
+ * ACTIVE (a stack update registered the running one), to the newest older ACTIVE revision that ran a release; with the
+ * same checks as a deploy.
+ */
 export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTarget, given: DeployOptions): Promise<DeployReport> {
   const current = await currentState(runtime, target);
   const options = resolveOptions(given, current.service);
   const running = current.revision.taskDefinition.taskDefinitionArn!;
-  const previousArn = tagValue(current.revision.tags, PREVIOUS_TAG);
-  if (!previousArn) {
-    throw new DeployError("no-previous", `${target.environment} runs ${running}, which deploy did not register: no earlier revision is recorded. Deploy an earlier release instead (--commit=<sha>)`);
-  }
-  const previous = await describeRevision(runtime.clients, target, previousArn);
-  if (previous.taskDefinition.status !== "ACTIVE") throw new DeployError("no-previous", `the previous revision ${previousArn} is ${previous.taskDefinition.status}: deploy its release instead (--commit=<sha>)`);
-  const image = parseImage(containerImage(previous.taskDefinition, target.container));
-  if (!image.digest) throw new DeployError("image-missing", `the previous revision ${previousArn} names its image by tag, not by digest: deploy a release instead`);
+  const { revision: previous, image, how } = await previousRevision(runtime.clients, target, current.revision);
+  const previousArn = previous.taskDefinition.taskDefinitionArn!;
+  runtime.log(`${target.environment}: rollback target ${previousArn} (${how})`);
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options);

@@ -1,9 +1,11 @@
 /**
- * `status`: what runs in an environment now, its deployments as DescribeServices lists them (each with its own
+ * `status`: what runs in an environment now (the release from the revision's tag, or from ECR's tags of its image after a
+ * stack update registered it), its deployments as DescribeServices lists them (each with its own
  * rolloutState) and its newest service deployment with its lifecycle stage (ListServiceDeployments,
  * DescribeServiceDeployments), for a person or as JSON.
  */
-import { containerImage, describeRevision, describeService, describeServiceDeployment, listServiceDeployments, parseImage, RELEASE_TAG, tagValue, type DeployRuntime, type ServiceTarget } from "./ecs.js";
+import { containerImage, describeRevision, describeService, describeServiceDeployment, listServiceDeployments, parseImage, type DeployRuntime, type ServiceTarget } from "./ecs.js";
+import { releaseOfRevision } from "./history.js";
 import { shortId } from "./rollout.js";
 
 /** What runs in an environment now. */
@@ -37,7 +39,7 @@ export async function serviceStatus(runtime: DeployRuntime, target: ServiceTarge
     environment: target.environment,
     cluster: target.cluster,
     service: target.service,
-    commit: (revision && tagValue(revision.tags, RELEASE_TAG)) ?? "unknown (a revision deploy did not register: the stack's first)",
+    commit: (revision && (await releaseOfRevision(runtime.clients, target, revision))) ?? "unknown (neither the revision's tags nor ECR's tags of its image name a release)",
     image,
     ...(digest ? { digest } : {}),
     taskDefinition: primary?.taskDefinition ?? "?",

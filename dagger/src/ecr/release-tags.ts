@@ -87,3 +87,9 @@ export function validatePlatforms(platforms: string[]): ReleasePlatform[] {
   if (repeated !== undefined) throw new InputError(`platform ${JSON.stringify(repeated)} is given twice: each platform once`);
   return platforms as ReleasePlatform[];
 }
+
+/** The release tag among an image's tags: not a mutable one (`latest`, `deployed-*`, ...), not a platform image's `<tag>-<os>-<arch>`. */
+export function releaseTagOf(tags: string[]): string | undefined {
+  const candidates = tags.filter((tag) => !isMutableTag(tag) && platformOfTag(tag) === undefined);
+  return candidates.find((tag) => /^[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/.test(tag)) ?? candidates[0];
+}
