@@ -10,8 +10,17 @@ import { clusterName, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleN
 
 /** On the environment's ECS service: read it (deployments, events) and point it at a revision. */
 export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
-/** Read the running revision and register the next one: ECS has no resource-level permissions for these two. */
-export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"];
+/**
+ * Follow each deployment through the service-deployment API and refuse to race one under way: ListServiceDeployments
+ * (resource: the service) and DescribeServiceDeployments (the service and its service deployments,
+ * `service-deployment/<cluster>/<service>/*`), per the Service Authorization Reference for Amazon ECS.
+ */
+export const SERVICE_DEPLOYMENT_ACTIONS = ["ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments"];
+/**
+ * Read the running revision and register the next one, and list the family's ACTIVE revisions (rollback's fallback after
+ * a stack update): ECS has no resource-level permissions for these three.
+ */
+export const TASK_DEFINITION_ACTIONS = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:ListTaskDefinitions"];
 /** Tag a revision as it is registered (release, previous revision): only the environment's family, only on create. */
 export const TAG_ON_CREATE_ACTIONS = ["ecs:TagResource"];
 /** On the environment's ECS service: read, set and lift the freeze a rollback leaves (dagger/src/deploy/order.ts). */
@@ -28,6 +37,13 @@ export const LOAD_BALANCER_READ_ACTIONS = [
 ];
 /** Find the release in the repository, read its manifest (platforms), ECR's scan of it and its signing status. */
 export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImageSigningStatus"];
+/**
+ * Move the environment's ECR tags (deployed-<env>, rollback-<env>, with their platform tags) onto a stored manifest
+ * read with BatchGetImage: re-tagging, as the ECR User Guide's "Retagging an image" does it. Only on the repository,
+ * and without the layer-upload actions a push needs; IAM has no condition key on the image tag PutImage writes (Service
+ * Authorization Reference, Amazon ECR), so this is as narrow as IAM allows.
+ */
+export const RETAG_ACTIONS = ["ecr:PutImage"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
@@ -35,13 +51,15 @@ export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 export const DEPLOY_ACTIONS = [
   ...new Set([
     ...SERVICE_ACTIONS,
+    ...SERVICE_TAG_ACTIONS,
+    ...SERVICE_DEPLOYMENT_ACTIONS,
     ...TASK_DEFINITION_ACTIONS,
     ...TAG_ON_CREATE_ACTIONS,
-    ...SERVICE_TAG_ACTIONS,
     ...LIST_TASKS_ACTIONS,
     ...DESCRIBE_TASKS_ACTIONS,
     ...LOAD_BALANCER_READ_ACTIONS,
     ...IMAGE_READ_ACTIONS,
+    ...RETAG_ACTIONS,
     ...PASS_ROLE_ACTIONS,
   ]),
 ];
@@ -55,6 +73,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     new PolicyStatement({ effect: Effect.ALLOW, actions, resources, ...(conditions ? { conditions } : {}) });
   return [
     statement([...SERVICE_ACTIONS, ...SERVICE_TAG_ACTIONS], [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`)]),
+    statement(SERVICE_DEPLOYMENT_ACTIONS, [arn("ecs", "service", `${cluster}/${ECS_SERVICE_NAME}`), arn("ecs", "service-deployment", `${cluster}/${ECS_SERVICE_NAME}/*`)]),
     statement(TASK_DEFINITION_ACTIONS, ["*"]),
     statement(TAG_ON_CREATE_ACTIONS, [stack.formatArn({ service: "ecs", resource: "task-definition", resourceName: `${taskFamily(environment)}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })], {
       StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" },
@@ -62,7 +81,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     statement(LIST_TASKS_ACTIONS, ["*"], { ArnEquals: { "ecs:cluster": clusterArn } }),
     statement(DESCRIBE_TASKS_ACTIONS, [arn("ecs", "task", `${cluster}/*`)]),
     statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
-    statement(IMAGE_READ_ACTIONS, [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
+    statement([...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
     statement(
       PASS_ROLE_ACTIONS,
       [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),

@@ -154,10 +154,24 @@ const ACCOUNT = /^\d{12}$/;
 const CERTIFICATE_ARN = /^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(1[6-9]|2[0-4])$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const AVAILABILITY_ZONE = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+/** The prefix lengths of the subnets the stack gives each AZ of a new VPC: the ALB's public one and the tasks' one. */
+export const SUBNET_MASKS = { public: 24, tasks: 22 } as const;
+
+/**
+ * The longest VPC prefix that holds `azs` AZs' subnets as CDK lays them out (aws-cdk-lib aws-ec2 NetworkBuilder: every
+ * public /24 first, then each /22 at the next address aligned to its size): /20 for 2 or 3 AZs.
+ */
+export function longestVpcPrefix(azs: number): number {
+  const size = (mask: number) => 2 ** (32 - mask);
+  let next = 0;
+  for (const mask of [...Array<number>(azs).fill(SUBNET_MASKS.public), ...Array<number>(azs).fill(SUBNET_MASKS.tasks)]) next = Math.ceil(next / size(mask)) * size(mask) + size(mask);
+  return 32 - Math.ceil(Math.log2(next));
+}
+
 /** Variables the stack sets itself: the port the target group and health checks use, and the interface to bind. */
 const STACK_OWNED_VARIABLES = ["PORT", "HOST"];
 
@@ -204,8 +218,16 @@ export function validateEnvironment(name: string, config: EnvironmentConfig, def
   } else {
     integer("network.maxAzs", network.maxAzs, 2, 3);
     integer("network.natGateways", network.natGateways, 0, network.maxAzs);
+    // What CDK accepts and lays out as given: a VPC of /16 (AWS's largest) to the longest prefix that holds the subnets,
+    // with its host bits zero: CDK's CidrBlock rounds an unaligned address up to the next network (10.0.8.0/20 becomes
+    // 10.0.16.0/20; aws-cdk-lib aws-ec2 network-util), and fails later inside CDK when the subnets do not fit.
+    const longest = longestVpcPrefix(network.maxAzs);
     const cidr = CIDR.exec(network.cidr);
-    if (!cidr || cidr.slice(1, 5).some((octet) => Number(octet) > 255)) fail("network.cidr", network.cidr, "an IPv4 range from /16 to /24, e.g. 10.0.0.0/16");
+    const octets = cidr ? cidr.slice(1, 5).map(Number) : [];
+    const prefix = Number(cidr?.[5]);
+    const address = octets.reduce((sum, octet) => sum * 256 + octet, 0);
+    const rule = `an IPv4 network from /16 to /${longest} with its host bits zero, e.g. 10.0.0.0/16 (each of the ${network.maxAzs} AZs gets a /${SUBNET_MASKS.public} public and a /${SUBNET_MASKS.tasks} task subnet)`;
+    if (!cidr || octets.some((octet) => octet > 255) || prefix < 16 || prefix > longest || address % 2 ** (32 - prefix) !== 0) fail("network.cidr", network.cidr, rule);
   }
 
   const memories = FARGATE_SIZES[config.cpu];

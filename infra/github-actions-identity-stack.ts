@@ -2,6 +2,8 @@ import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps
 import { Platform, SigningProfile } from "aws-cdk-lib/aws-signer";
 import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
+import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
+import { InputError } from "../dagger/src/ecr/validate.js";
 import { type IdentitySettings } from "./config.js";
 import { deployStatements } from "./deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
@@ -121,6 +123,10 @@ export class GithubActionsIdentityStack extends Stack {
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: SIGN_ON_PUSH_ACTIONS, resources: [this.signingProfile.signingProfileArn] }));
     new CfnOutput(this, "SigningProfileArn", { value: this.signingProfile.signingProfileArn, description: "setup-registry --signing-profile-arn (repository variable SIGNING_PROFILE_ARN)" });
 
+    // The lifecycle policy keeps what at most MAX_ENVIRONMENTS environments run and would roll back to (dagger/src/ecr/lifecycle.ts).
+    if (props.environments.length > MAX_ENVIRONMENTS) {
+      throw new InputError(`${props.environments.length} environments share ECR repository ${props.settings.ecrRepository}: at most ${MAX_ENVIRONMENTS}, the number whose running and rollback releases the lifecycle policy keeps`);
+    }
     for (const environment of props.environments) {
       const id = `DeployRole${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
       const role = new Role(this, id, {

@@ -40,13 +40,13 @@ import {
   SslPolicy,
   TargetType,
 } from "aws-cdk-lib/aws-elasticloadbalancingv2";
-import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
-import { ALB_IDLE_TIMEOUT_SECONDS, type EnvironmentSettings } from "./environments.js";
+import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -290,17 +290,22 @@ export class ServiceStack extends Stack {
    * The role ECS assumes to shift traffic between the two target groups: the actions of the AWS managed policy
    * AmazonECSInfrastructureRolePolicyForLoadBalancers (ALB part), on this environment's listener, rule and target groups
    * only instead of every load balancer in the account. The Describe actions have no resource-level permissions.
+   * The statements are inline in the role (its `Policies`), not a separate AWS::IAM::Policy: the service refers to the
+   * role's ARN, so CloudFormation creates the role, statements included, before the service; a separate policy would be
+   * created in parallel with the service, which ECS may then try to use before it can shift any traffic.
    */
   private trafficShiftRole(listener: ApplicationListener, rule: ApplicationListenerRule): Role {
-    const role = new Role(this, "TrafficShiftRole", {
+    const statements = [
+      new PolicyStatement({ actions: TRAFFIC_SHIFT_READ_ACTIONS, resources: ["*"] }),
+      new PolicyStatement({ actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"], resources: this.targetGroups.map((group) => group.targetGroupArn) }),
+      new PolicyStatement({ actions: ["elasticloadbalancing:ModifyListener"], resources: [listener.listenerArn] }),
+      new PolicyStatement({ actions: ["elasticloadbalancing:ModifyRule"], resources: [rule.listenerRuleArn] }),
+    ];
+    return new Role(this, "TrafficShiftRole", {
       assumedBy: new ServicePrincipal("ecs.amazonaws.com"),
       description: "ECS shifts traffic between the blue and green target groups of this environment",
+      inlinePolicies: { TrafficShift: new PolicyDocument({ statements }) },
     });
-    role.addToPolicy(new PolicyStatement({ actions: TRAFFIC_SHIFT_READ_ACTIONS, resources: ["*"] }));
-    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"], resources: this.targetGroups.map((group) => group.targetGroupArn) }));
-    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:ModifyListener"], resources: [listener.listenerArn] }));
-    role.addToPolicy(new PolicyStatement({ actions: ["elasticloadbalancing:ModifyRule"], resources: [rule.listenerRuleArn] }));
-    return role;
   }
 
   /** The environment's VPC and the subnets its tasks run in. */
@@ -321,8 +326,8 @@ export class ServiceStack extends Stack {
       maxAzs: network.maxAzs,
       natGateways: network.natGateways,
       subnetConfiguration: [
-        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: 24 },
-        { name: "tasks", subnetType: taskSubnetType, cidrMask: 22 },
+        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: SUBNET_MASKS.public },
+        { name: "tasks", subnetType: taskSubnetType, cidrMask: SUBNET_MASKS.tasks },
       ],
     });
     const taskSubnets = { subnetType: taskSubnetType };

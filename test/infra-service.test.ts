@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, serviceStackName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER } from "../dagger/src/versions.js";
-import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
+import { ENVIRONMENTS, longestVpcPrefix, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
 import { alarmMetricCount } from "../infra/cost.js";
 import { METERED_ROUTES } from "../infra/service-monitoring.js";
 import { ServiceStack, TRAFFIC_SHIFT_READ_ACTIONS } from "../infra/service-stack.js";
@@ -46,7 +46,11 @@ describe("environments as config", () => {
     ["task counts", { minTasks: 3, maxTasks: 2 }, "environments.staging.maxTasks=2 is invalid: expected an integer from 3 to 1000"],
     ["AZs", { network: { maxAzs: 4, natGateways: 0, cidr: "10.0.0.0/16" } }, "environments.staging.network.maxAzs=4 is invalid: expected an integer from 2 to 3"],
     ["NATs", { network: { maxAzs: 2, natGateways: 3, cidr: "10.0.0.0/16" } }, "environments.staging.network.natGateways=3 is invalid: expected an integer from 0 to 2"],
-    ["CIDR", { network: { maxAzs: 2, natGateways: 0, cidr: "10.0.0.0/8" } }, 'environments.staging.network.cidr="10.0.0.0/8" is invalid: expected an IPv4 range from /16 to /24'],
+    ["CIDR", { network: { maxAzs: 2, natGateways: 0, cidr: "10.0.0.0/8" } }, 'environments.staging.network.cidr="10.0.0.0/8" is invalid: expected an IPv4 network from /16 to /20 with its host bits zero'],
+    // Accepted by the former rule (/16 to /24), then failed inside CDK: "1 of /22 exceeds remaining space of 10.0.0.0/21".
+    ["CIDR too small for the subnets", { network: { maxAzs: 3, natGateways: 0, cidr: "10.0.0.0/21" } }, 'environments.staging.network.cidr="10.0.0.0/21" is invalid: expected an IPv4 network from /16 to /20 with its host bits zero, e.g. 10.0.0.0/16 (each of the 3 AZs gets a /24 public and a /22 task subnet)'],
+    // CDK would silently move it to 10.0.16.0/20.
+    ["CIDR with host bits set", { network: { maxAzs: 2, natGateways: 0, cidr: "10.0.8.0/20" } }, 'environments.staging.network.cidr="10.0.8.0/20" is invalid: expected an IPv4 network from /16 to /20 with its host bits zero'],
     [
       "imported VPC subnets",
       { network: { existingVpcId: "vpc-0123456789abcdef0", availabilityZones: ["eu-west-1a", "eu-west-1b"], publicSubnetIds: ["subnet-0123456789abcdef0"], privateSubnetIds: [] } },
@@ -81,6 +85,19 @@ describe("environments as config", () => {
     const config = { ...staging, ...change };
     expect(() => validateEnvironment("staging", config, DEFAULTS)).toThrow(InputError);
     expect(() => validateEnvironment("staging", config, DEFAULTS)).toThrow(message);
+  });
+
+  it("accepts exactly the VPC ranges CDK lays out as given: the longest prefix synthesizes with that very range", () => {
+    for (const maxAzs of [2, 3]) {
+      expect(longestVpcPrefix(maxAzs)).toBe(20);
+      const vpc = (cidr: string) => propertiesOf(synth("staging", { ...ENVIRONMENTS.staging!, network: { maxAzs, natGateways: 0, cidr } }), "AWS::EC2::VPC").CidrBlock as string;
+      expect(vpc("10.0.16.0/20")).toBe("10.0.16.0/20");
+      expect(vpc("172.16.0.0/16")).toBe("172.16.0.0/16");
+      // One bit less than the rule allows fails inside CDK, which is why the rule stops at /20.
+      const app = new App();
+      const settings = { ...validateEnvironment("staging", ENVIRONMENTS.staging!, DEFAULTS), network: { maxAzs, natGateways: 0, cidr: "10.0.0.0/21" } };
+      expect(() => new ServiceStack(app, "TooSmall", { settings, env: { region: "eu-west-1" } })).toThrow("exceeds remaining space of 10.0.0.0/21");
+    }
   });
 
   it("refuses an environment name that cannot be part of AWS names, and a missing region", () => {
@@ -278,7 +295,8 @@ describe.each(environments)("service stack: %s", (name) => {
 
   it("grants least privilege: no wildcard action, '*' only where AWS has no resource-level permission", () => {
     const allowedOnAnyResource = new Set(["ecr:GetAuthorizationToken", ...TRAFFIC_SHIFT_READ_ACTIONS]);
-    const statements = [...Object.values(template.findResources("AWS::IAM::Policy")), ...Object.values(template.findResources("AWS::S3::BucketPolicy"))].flatMap(
+    const inline = (Object.values(template.findResources("AWS::IAM::Role")) as Resource[]).flatMap((role) => (role.Properties.Policies ?? []) as { PolicyDocument: unknown }[]);
+    const statements = [...Object.values(template.findResources("AWS::IAM::Policy")), ...Object.values(template.findResources("AWS::S3::BucketPolicy")), ...inline.map((policy) => ({ Properties: policy }))].flatMap(
       (policy) => (policy as Resource).Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Effect: string }[],
     );
     expect(statements.length).toBeGreaterThan(0);
@@ -310,6 +328,22 @@ describe("staging and production differ only where the config says", () => {
     });
     templates.staging.resourceCountIs("AWS::S3::Bucket", 0);
     expect(propertiesOf(templates.staging, "AWS::ElasticLoadBalancingV2::ListenerRule").Actions[0]).toMatchObject({ Type: "forward", TargetGroupArn: { Ref: expect.stringMatching(/^TargetGroup/) } });
+  });
+
+  it("production's traffic-shift role is complete before the service exists: its statements inline, the service refers to it", () => {
+    const template = templates.production;
+    const roleArn = propertiesOf(template, "AWS::ECS::Service").LoadBalancers[0].AdvancedConfiguration.RoleArn;
+    const [roleId] = roleArn["Fn::GetAtt"] as [string, string];
+    expect(roleId).toMatch(/^TrafficShiftRole/);
+    expect(roleArn).toEqual({ "Fn::GetAtt": [roleId, "Arn"] });
+    // The service refers to the role: CloudFormation creates the role first, and the role carries every statement itself.
+    const role = template.findResources("AWS::IAM::Role")[roleId] as Resource;
+    const statements = (role.Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[]).flatMap((policy) => policy.PolicyDocument.Statement);
+    expect(statements.flatMap((statement) => ([] as string[]).concat(statement.Action))).toEqual(
+      expect.arrayContaining([...TRAFFIC_SHIFT_READ_ACTIONS, "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"]),
+    );
+    // No separate AWS::IAM::Policy for it, which CloudFormation would create in parallel with the service.
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy")) as Resource[]) expect(policy.Properties.Roles).not.toContainEqual({ Ref: roleId });
   });
 
   it("an environment with staging's config under another name synthesizes staging's template, names aside", () => {

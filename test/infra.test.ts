@@ -4,9 +4,11 @@ import path from "node:path";
 import { App } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
+import { ENVIRONMENTS } from "../infra/environments.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
-import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, SERVICE_TAG_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
+import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, SERVICE_TAG_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack, ROLE_WORKFLOWS } from "../infra/github-actions-identity-stack.js";
 import { ROOT } from "./helpers/process.js";
@@ -243,12 +245,14 @@ describe("GitHub Actions identity stack", () => {
     const iamArn = (name: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/${name}`]] });
     expect(statements).toEqual([
       { Action: [...SERVICE_ACTIONS, ...SERVICE_TAG_ACTIONS], Effect: "Allow", Resource: ecsArn("service/hono-ecr-service-staging/web") },
+      { Action: SERVICE_DEPLOYMENT_ACTIONS, Effect: "Allow", Resource: [ecsArn("service/hono-ecr-service-staging/web"), ecsArn("service-deployment/hono-ecr-service-staging/web/*")] },
       { Action: TASK_DEFINITION_ACTIONS, Effect: "Allow", Resource: "*" },
       { Action: "ecs:TagResource", Effect: "Allow", Resource: ecsArn("task-definition/hono-ecr-service-staging:*"), Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } } },
       { Action: "ecs:ListTasks", Effect: "Allow", Resource: "*", Condition: { ArnEquals: { "ecs:cluster": ecsArn("cluster/hono-ecr-service-staging") } } },
       { Action: "ecs:DescribeTasks", Effect: "Allow", Resource: ecsArn("task/hono-ecr-service-staging/*") },
       { Action: LOAD_BALANCER_READ_ACTIONS, Effect: "Allow", Resource: "*" },
-      { Action: IMAGE_READ_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      // Re-tagging (deployed-<env>, rollback-<env>) in its repository and nothing more: no layer upload, no delete.
+      { Action: [...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], Effect: "Allow", Resource: REPOSITORY_ARN },
       {
         Action: "iam:PassRole",
         Effect: "Allow",
@@ -264,6 +268,14 @@ describe("GitHub Actions identity stack", () => {
     for (const statement of statements.filter((candidate) => candidate.Resource === "*")) {
       for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS]).toContain(action);
     }
+  });
+
+  it("refuses more environments than the lifecycle policy keeps the running and rollback releases of", () => {
+    const environments = Array.from({ length: MAX_ENVIRONMENTS + 1 }, (_, i) => `env${i}`);
+    expect(() => new GithubActionsIdentityStack(new App(), "Identity", { settings: settings(), environments, env: { account: "123456789012", region: "eu-west-1" } })).toThrow(
+      `${MAX_ENVIRONMENTS + 1} environments share ECR repository shop/web: at most ${MAX_ENVIRONMENTS}`,
+    );
+    expect(Object.keys(ENVIRONMENTS).length).toBeLessThanOrEqual(MAX_ENVIRONMENTS);
   });
 
   it("creates the Notation signing profile ECR signs the images with", () => {

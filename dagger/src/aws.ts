@@ -8,9 +8,10 @@ import { argument, dag, func, object, type Directory, type GitRepository, type P
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
-import { deployRelease, formatDeploy, formatStatus, realRuntime, rollbackRelease, serviceStatus, type DeployOptions } from "./deploy/deploy.js";
+import { deployRelease, formatDeploy, realRuntime, rollbackRelease, type DeployOptions } from "./deploy/deploy.js";
+import { formatStatus, serviceStatus } from "./deploy/status.js";
 import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateReason, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
-import { evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
+import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
   applyLifecyclePolicy,
@@ -191,6 +192,7 @@ export class Aws {
   /**
    * Lists the images the lifecycle policy would expire now, with the storage each one takes: through ECR's own preview, or
    * with --offline through this pipeline's evaluator of ECR's documented rules over the repository's images (DescribeImages).
+   * What each environment runs or would roll back to (deployed-<env>, rollback-<env>) is kept whatever its age, and says so.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY lifecycle-preview --repository=hono-ecr-service --keep=5 --offline`
    */
@@ -206,8 +208,11 @@ export class Aws {
     validateRepositoryName(repository);
     const policy = releaseLifecyclePolicy(keep);
     const { client, context } = await this.ecr(repository);
+    const images = offline ? await listImages(client, repository, context) : [];
+    // What deploy and rollback tagged (deployed-<env>, rollback-<env>): kept whatever its age, listed when evaluated here.
+    const environments = environmentReleases(images).map((line) => `kept whatever its age: ${line} (and its platform images)`);
     const expiring: { digest: string; tags: string[]; pushedAt?: Date; sizeInBytes?: number; rulePriority?: number }[] = offline
-      ? evaluateLifecyclePolicy(policy, await listImages(client, repository, context), new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
+      ? evaluateLifecyclePolicy(policy, images, new Date()).map(({ image, rulePriority }) => ({ ...image, rulePriority }))
       : (await previewLifecyclePolicy(client, repository, policy, context)).map((r) => ({
           digest: r.imageDigest ?? "?",
           tags: r.imageTags ?? [],
@@ -215,7 +220,7 @@ export class Aws {
           rulePriority: r.appliedRulePriority,
         }));
     const how = offline ? "evaluated offline" : "ECR preview";
-    if (expiring.length === 0) return `nothing would expire in ${repository} (keep ${keep}; ${how})`;
+    if (expiring.length === 0) return [`nothing would expire in ${repository} (keep ${keep}; ${how})`, ...environments].join("\n");
     const bytes = expiring.reduce((sum, image) => sum + (image.sizeInBytes ?? 0), 0);
     const lines = expiring.map(
       (image) =>
@@ -223,13 +228,15 @@ export class Aws {
         `${image.sizeInBytes !== undefined ? ` ${formatMiB(image.sizeInBytes)}` : ""} -> expire (rule ${image.rulePriority ?? "?"})`,
     );
     const cost = offline ? `, ${formatMiB(bytes)}, about $${((bytes / 1024 ** 3) * ECR_STORAGE_USD_PER_GB_MONTH).toFixed(4)} a month (layers shared with kept images stay stored)` : "";
-    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines].join("\n");
+    const note = "what each environment runs or would roll back to (deployed-<env>, rollback-<env>) is kept, whatever its age";
+    return [`${expiring.length} image(s) would expire in ${repository} (keep ${keep}; ${how}${cost}):`, ...lines, ...environments, note].join("\n");
   }
 
   /**
    * Deploys a release to an environment's ECS service: registers a task definition revision that differs from the
    * running one only in the image, updates the service, follows the rollout, and succeeds only when the deployment is
-   * COMPLETED, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
+   * SUCCESSFUL in the service-deployment API (every lifecycle stage, BAKE_TIME included) with the PRIMARY deployment on
+   * the new revision, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
    * row. Before any change it awaits ECR's scan of the image (findings at or above --severity refuse it unless
    * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). Deploys only move forward: a
    * release ECR received before the running one, or after a rollback the release rolled back from (or an older one), is
@@ -246,8 +253,8 @@ export class Aws {
     image?: string,
     /** Or the release's full commit id, resolved to its digest in the service's repository. */
     commit?: string,
-    /** Longest wait for the rollout and the checks, in minutes. */
-    timeoutMinutes = 20,
+    /** Longest wait for the rollout and the checks, in minutes (default: 20 plus the environment's bake time, read from its service). */
+    timeoutMinutes?: number,
     /** How many consecutive GET /version answers must report the release. */
     checks = 5,
     /** Where GET /version is asked (default: the load balancer's own name; required for an HTTPS environment: its domain). */
@@ -276,8 +283,8 @@ export class Aws {
   async rollback(
     /** The environment, e.g. production. */
     environment: string,
-    /** Longest wait for the rollout and the checks, in minutes. */
-    timeoutMinutes = 20,
+    /** Longest wait for the rollout and the checks, in minutes (default: 20 plus the environment's bake time, read from its service). */
+    timeoutMinutes?: number,
     /** How many consecutive GET /version answers must report the release rolled back to. */
     checks = 5,
     /** Where GET /version is asked (required for an HTTPS environment: its domain). */
@@ -313,11 +320,11 @@ export class Aws {
   }
 
   /** The deploy options after each value is checked. */
-  private deployOptions(timeoutMinutes: number, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
+  private deployOptions(timeoutMinutes: number | undefined, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
     const serviceUrl = validateServiceUrl(url);
     if (allowVulnerable !== undefined) validateReason("allow-vulnerable", allowVulnerable);
     return {
-      timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000,
+      ...(timeoutMinutes !== undefined ? { timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000 } : {}),
       checks: validateCount("checks", checks, 1, MAX_CHECKS),
       severity: validateSeverity(severity),
       ...(serviceUrl !== undefined ? { url: serviceUrl } : {}),

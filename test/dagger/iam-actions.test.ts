@@ -66,7 +66,7 @@ describe.skipIf(unavailable !== undefined)(`IAM actions derived from the code's 
     await client().send(new PutLifecyclePolicyCommand({ repositoryName: REPOSITORY, lifecyclePolicyText: JSON.stringify({ rules: [other] }) }));
     const updated = await actionsOf(async () => {
       const run = await runPlan(setupRegistry);
-      expect(run.result).toContain("(tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest, latest-linux-* excluded); scan on push enabled)");
+      expect(run.result).toContain("(tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest, latest-linux-*, deployed-*, rollback-* excluded); scan on push enabled)");
       expect(run.result).toContain("lifecycle policy: updated");
     });
     const functions = [...created, ...updated];

@@ -4,7 +4,7 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { releaseLifecyclePolicy } from "../../dagger/src/ecr/lifecycle.js";
-import { ensureRepository } from "../../dagger/src/ecr/registry.js";
+import { ensureRepository, findImageByTag, tagRelease } from "../../dagger/src/ecr/registry.js";
 import type { Pipeline } from "../../dagger/src/index.js";
 import { motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
 import { callsEndingWith, namedValues, runPlan, stepNamed } from "../helpers/plan.js";
@@ -221,15 +221,23 @@ describe.skipIf(unavailable !== undefined)(`publish and registry functions${unav
       const run = await runPlan((pipeline) => publish(pipeline, { tags: n === 0 ? ["latest"] : undefined }), engineFor({ head }));
       expect(run.error).toBeUndefined();
     }
-    const preview = await runPlan(async (pipeline) => {
-      const { accessKeyId, secretAccessKey, sessionToken } = credentials();
-      return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).lifecyclePreview(REPOSITORY, 1, true);
-    });
+    const previewRun = () =>
+      runPlan(async (pipeline) => {
+        const { accessKeyId, secretAccessKey, sessionToken } = credentials();
+        return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).lifecyclePreview(REPOSITORY, 1, true);
+      });
+    const preview = await previewRun();
     expect(preview.error).toBeUndefined();
     const lines = preview.result!.split("\n");
-    // The oldest release carries latest: kept. The middle one is beyond the newest release: its index expires (rule 6);
+    // The oldest release carries latest: kept. The middle one is beyond the newest release: its index expires (rule 8);
     // its platform images are kept by their per-platform rules, so no kept release ever loses one.
     expect(lines[0]).toMatch(/^1 image\(s\) would expire in team\/shop \(keep 1; evaluated offline, \d+\.\d MiB, about \$\d+\.\d{4} a month/);
-    expect(lines[1]).toMatch(new RegExp(`^sha256:[0-9a-f]{64} ${OLDER} pushed \\S+ -> expire \\(rule 6\\)$`));
+    expect(lines[1]).toMatch(new RegExp(`^sha256:[0-9a-f]{64} ${OLDER} pushed \\S+ -> expire \\(rule 8\\)$`));
+    expect(lines.at(-1)).toBe("what each environment runs or would roll back to (deployed-<env>, rollback-<env>) is kept, whatever its age");
+    // Once production runs the middle release (deploy tagged it deployed-production), it is kept whatever its age.
+    const context = { region: "eu-west-1", repository: REPOSITORY };
+    const older = (await findImageByTag(client(), REPOSITORY, OLDER, context))!;
+    await tagRelease(client(), REPOSITORY, older, ["deployed-production"], context);
+    expect((await previewRun()).result).toBe(`nothing would expire in team/shop (keep 1; evaluated offline)\nkept whatever its age: deployed-production -> ${older} (and its platform images)`);
   }, 60_000);
 });

@@ -13,15 +13,17 @@ import {
   waitUntilServicesStable,
 } from "@aws-sdk/client-ecs";
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AwsError } from "../../dagger/src/aws-errors.js";
-import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus } from "../../dagger/src/deploy/deploy.js";
+import { deployRelease, formatDeploy, rollbackRelease } from "../../dagger/src/deploy/deploy.js";
+import { formatStatus, serviceStatus } from "../../dagger/src/deploy/status.js";
 import { PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { freezeTag } from "../../dagger/src/deploy/order.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
 import {
+  afterStackUpdate,
   baseAnswers,
   deployment,
   ecr,
@@ -35,42 +37,28 @@ import {
   OLD_PUSHED,
   REGISTRY,
   revision,
+  rollbackRollout,
   rollout,
   service,
   SIGNING_PROFILE,
-  startVersionServer,
   target,
   TD1,
   TD2,
   testRuntime,
-  type VersionServer,
+  useMockedDeploy,
 } from "../helpers/ecs-mocks.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
 import { iamActionOf } from "../helpers/iam.js";
 
 const MINUTE = 60_000;
-let version: VersionServer;
-beforeAll(async () => {
-  version = await startVersionServer();
-});
-afterAll(() => version.close());
+const mocked = useMockedDeploy();
 
 const options = { timeoutMs: 20 * MINUTE, checks: 3, severity: "CRITICAL" as const };
 const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });
 
-beforeEach(() => {
-  version.answers = [NEW_COMMIT];
-  version.requests = 0;
-  baseAnswers(version.address);
-});
-afterEach(() => {
-  ecs.reset();
-  elb.reset();
-  ecr.reset();
-});
 
 describe("deploy: success only when the release serves", () => {
-  it("follows IN_PROGRESS to COMPLETED, checks the new tasks' health and /version, printing progress", async () => {
+  it("follows IN_PROGRESS to SUCCESSFUL, checks the new tasks' health and /version, printing progress", async () => {
     rollout(
       service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS", { runningCount: 1, pendingCount: 1 }), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")], [
         { id: "e1", message: "(service web) has started 2 tasks: (task t1) (task t2)." },
@@ -78,22 +66,22 @@ describe("deploy: success only when the release serves", () => {
       ]),
       service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED", { runningCount: 2 })], [{ id: "e2", message: "(service web) has reached a steady state." }]),
     );
-    version.answers = [OLD_COMMIT, OLD_COMMIT, NEW_COMMIT];
+    mocked.server.answers = [OLD_COMMIT, OLD_COMMIT, NEW_COMMIT];
     const runtime = testRuntime();
     const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
-    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`, taskDefinition: TD2, previousTaskDefinition: TD1, url: `http://${version.address}`, unchanged: false });
+    expect(report).toMatchObject({ environment: "staging", commit: NEW_COMMIT, image: `${REGISTRY}/hono-ecr-service@${NEW_DIGEST}`, taskDefinition: TD2, previousTaskDefinition: TD1, url: `http://${mocked.server.address}`, unchanged: false });
     expect(runtime.lines).toEqual(
       expect.arrayContaining([
         expect.stringContaining(`registered ${TD2}`),
-        "deployment ecs-svc/new: IN_PROGRESS, running 1 of 2, pending 1, failed 0",
+        "service deployment sd-new: IN_PROGRESS, running 1 of 2, pending 1, failed 0",
         expect.stringContaining("has started 2 tasks"),
-        "deployment ecs-svc/new: COMPLETED, running 2 of 2, pending 0, failed 0",
+        "service deployment sd-new: SUCCESSFUL, running 2 of 2, pending 0, failed 0",
         "target group: the 2 new task(s) are healthy (10.0.1.5, 10.0.2.6)",
-        `GET http://${version.address}/version: 3 answers in a row report ${NEW_COMMIT}`,
+        `GET http://${mocked.server.address}/version: 3 answers in a row report ${NEW_COMMIT}`,
       ]),
     );
     // The old commit answered twice first: the count started over, and 3 new answers followed.
-    expect(version.requests).toBe(5);
+    expect(mocked.server.requests).toBe(5);
     expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input).toEqual({ cluster: "hono-ecr-service-staging", service: "web", taskDefinition: TD2 });
     expect(formatDeploy(report, "deployed")).toMatch(new RegExp(`^deployed ${NEW_COMMIT} to staging in \\dm\\d\\ds\\n`));
   });
@@ -120,6 +108,17 @@ describe("deploy: success only when the release serves", () => {
     });
     expect(registrationInput(revision(TD1, OLD_DIGEST), "service", "x", "c").containerDefinitions![0]!.image).toBe("x");
     expect(() => registrationInput(revision(TD1, OLD_DIGEST), "other", "x", "c")).toThrow('has no container named "other"');
+    // Only the deploy's own tags: never the stack's aws: tags (reserved; RegisterTaskDefinition refuses them), nor any other.
+    const stackRevision = revision(TD2, NEW_DIGEST, [
+      { key: "aws:cloudformation:stack-name", value: "HonoService-staging" },
+      { key: "team", value: "web" },
+      { key: RELEASE_TAG, value: OLD_COMMIT },
+      { key: PREVIOUS_TAG, value: TD1 },
+    ]);
+    expect(registrationInput(stackRevision, "service", "x", NEW_COMMIT).tags).toEqual([
+      { key: RELEASE_TAG, value: NEW_COMMIT },
+      { key: PREVIOUS_TAG, value: TD2 },
+    ]);
   });
 
   it("a deploy of the digest already running changes nothing and says so", async () => {
@@ -148,8 +147,8 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
     expect(error).toBeInstanceOf(DeployError);
     expect((error as DeployError).failure).toBe("circuit-breaker");
     expect((error as DeployError).message).toBe(
-      "ECS rolled the release back (deployment circuit breaker): ECS deployment circuit breaker: tasks failed to start.; " +
-        `stopped tasks: t9: Essential container in task exited (CannotStartContainerError: exec format error); the service runs ${TD1} again`,
+      "ECS rolled the release back (deployment circuit breaker): ECS deployment circuit breaker: tasks failed to start.; service deployment sd-new is ROLLBACK_IN_PROGRESS; " +
+        `stopped tasks: t9: Essential container in task exited (CannotStartContainerError: exec format error); the service goes back to ${TD1}`,
     );
     // What a deploy built on ECS's own waiter would have said: the rolled-back service is "stable".
     ecs.on(DescribeServicesCommand).resolves(rolledBack);
@@ -176,7 +175,7 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
     const error = (await deployRelease(runtime, target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 5 * MINUTE }).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("timeout");
     expect(error.message).toBe(
-      "the rollout did not finish within 5 min: deployment ecs-svc/new is IN_PROGRESS (running 1 of 2, pending 0, failed 0). ECS carries on with it (and rolls it back if the circuit breaker or an alarm trips): follow it with the status function",
+      "the rollout did not finish within 5 min: service deployment sd-new: IN_PROGRESS, running 1 of 2, pending 0, failed 0. ECS carries on with it (and rolls it back if the circuit breaker or an alarm trips): follow it with the status function",
     );
     expect(runtime.clock.now).toBe(5 * MINUTE);
   });
@@ -227,10 +226,10 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
 
   it("a completed rollout whose /version keeps answering the old commit fails: not serving", async () => {
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
-    version.answers = [OLD_COMMIT];
+    mocked.server.answers = [OLD_COMMIT];
     const error = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, { ...options, timeoutMs: 2 * MINUTE }).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("not-serving");
-    expect(error.message).toBe(`GET http://${version.address}/version did not report ${NEW_COMMIT} 3 times in a row before the deadline; last: commit "${OLD_COMMIT}"`);
+    expect(error.message).toBe(`GET http://${mocked.server.address}/version did not report ${NEW_COMMIT} 3 times in a row before the deadline; last: commit "${OLD_COMMIT}"`);
   });
 
   it("new tasks that never turn healthy in the target group fail, with the target group's reason", async () => {
@@ -323,15 +322,8 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
 
 describe("rollback and status", () => {
   it("rolls back to the revision the running one replaced, with the same checks", async () => {
-    let call = 0;
-    const answers = [
-      service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]),
-      service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]),
-    ];
-    ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
-    version.answers = [OLD_COMMIT];
+    rollbackRollout();
+    mocked.server.answers = [OLD_COMMIT];
     const report = await rollbackRelease(testRuntime(), target, options);
     expect(report).toMatchObject({ commit: OLD_COMMIT, taskDefinition: TD1, previousTaskDefinition: TD2, unchanged: false });
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
@@ -343,7 +335,7 @@ describe("rollback and status", () => {
     rollout();
     const error = (await rollbackRelease(testRuntime(), target, options).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("no-previous");
-    expect(error.message).toContain(`staging runs ${TD1}, which deploy did not register: no earlier revision is recorded`);
+    expect(error.message).toContain(`staging runs ${TD1}, and no earlier ACTIVE revision of hono-ecr-service-staging ran another release (none is recorded: deploy did not register the running one)`);
   });
 
   it("status says what runs, for a person and as JSON", async () => {
@@ -366,7 +358,7 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
       ...ecr.calls().map((call) => iamActionOf("ecr", call.args[0])),
     ]);
 
-  it("a deploy that succeeds, one the circuit breaker rolls back, and a status call exactly the listed actions (a rollback calls a subset)", async () => {
+  it("a deploy that succeeds, one the circuit breaker rolls back, a status call and a rollback after a stack update call exactly the listed actions", async () => {
     const seen = new Set<string>();
     const collect = () => {
       for (const action of actionsCalled()) seen.add(action);
@@ -377,30 +369,40 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     collect();
 
     ecs.reset();
-    baseAnswers(version.address);
+    baseAnswers(mocked.server.address);
     rollout(service([deployment("ecs-svc/rollback", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "FAILED", { rolloutStateReason: "circuit breaker" })]));
     ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: ["t9"] });
     await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(DeployError);
     collect();
 
     ecs.reset();
-    baseAnswers(version.address);
+    baseAnswers(mocked.server.address);
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     await serviceStatus(testRuntime(), target);
     collect();
 
+    // A rollback after a stack update: its fallback lists the family's revisions.
+    ecs.reset();
+    baseAnswers(mocked.server.address);
+    afterStackUpdate();
+    mocked.server.answers = [OLD_COMMIT];
+    await rollbackRelease(testRuntime(), target, options);
+    collect();
+
     // A deploy that lifts a rollback's freeze (the rollback that sets one is in test/deploy/order.test.ts).
     ecs.reset();
-    baseAnswers(version.address);
+    baseAnswers(mocked.server.address);
     ecs.on(ListTagsForResourceCommand).resolves({ tags: [freezeTag({ digest: OLD_DIGEST, pushedAt: OLD_PUSHED })] });
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    mocked.server.answers = [NEW_COMMIT];
     await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options);
     collect();
 
-    // Registering with tags needs ecs:TagResource, and a revision with roles needs iam:PassRole for them.
+    // Registering with tags needs ecs:TagResource (also called itself: the rollback's freeze on the service), and a
+    // revision with roles needs iam:PassRole for them.
     expect(registered.tags!.map((tag) => tag.key)).toEqual([RELEASE_TAG, PREVIOUS_TAG]);
     expect([registered.taskRoleArn, registered.executionRoleArn]).toEqual([expect.stringMatching(/:role\/hono-ecr-service-staging-task$/), expect.stringMatching(/:role\/hono-ecr-service-staging-execution$/)]);
-    const implied = ["ecs:TagResource", "iam:PassRole"];
+    const implied = ["iam:PassRole"];
     expect([...seen].sort()).toEqual(DEPLOY_ACTIONS.filter((action) => !implied.includes(action)).sort());
   });
 });

@@ -2,7 +2,7 @@
 // ECS/ECR clients: an older release refused before anything changes, --allow-older, the freeze a rollback leaves on
 // the service, a newer release lifting it.
 import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
-import { DescribeServicesCommand, DescribeTasksCommand, ListTagsForResourceCommand, RegisterTaskDefinitionCommand, TagResourceCommand, UntagResourceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
+import { ListTagsForResourceCommand, RegisterTaskDefinitionCommand, TagResourceCommand, UntagResourceCommand, UpdateServiceCommand } from "@aws-sdk/client-ecs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { deployRelease, rollbackRelease } from "../../dagger/src/deploy/deploy.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
@@ -19,12 +19,12 @@ import {
   OLD_COMMIT,
   OLD_DIGEST,
   OLD_PUSHED,
+  rollbackRollout,
   rollout,
   service,
   SERVICE_ARN,
   startVersionServer,
   target,
-  TD1,
   TD2,
   testRuntime,
   type VersionServer,
@@ -113,11 +113,7 @@ describe("deploy and rollback keep releases going forward (mocked ECS/ECR)", () 
   });
 
   it("rollback freezes the service against the release it leaves, before it moves the service", async () => {
-    let call = 0;
-    const answers = [service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
-    ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS")]).services[0] }));
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+    rollbackRollout();
     version.answers = [OLD_COMMIT];
     const runtime = testRuntime();
     await rollbackRelease(runtime, target, options);
@@ -131,11 +127,7 @@ describe("deploy and rollback keep releases going forward (mocked ECS/ECR)", () 
   it("a second rollback keeps the freeze against the later release", async () => {
     // Frozen against a release newer than the one running now; the rollback leaves NEW (older than that freeze).
     ecs.on(ListTagsForResourceCommand).resolves({ tags: [freezeTag(NEWEST)] });
-    let call = 0;
-    const answers = [service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
-    ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS")]).services[0] }));
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+    rollbackRollout();
     version.answers = [OLD_COMMIT];
     await rollbackRelease(testRuntime(), target, options);
     expect(ecs.commandCalls(TagResourceCommand)[0]!.args[0].input.tags).toEqual([freezeTag(NEWEST)]);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { evaluateLifecyclePolicy, selects, type RepositoryImage } from "../../dagger/src/ecr/lifecycle-evaluator.js";
 import {
   DEFAULT_KEEP,
+  MAX_ENVIRONMENTS,
   releaseLifecyclePolicy,
   LifecyclePolicyError,
   policyText,
@@ -106,11 +107,15 @@ describe("the release policy", () => {
     expect(policy.rules.map((r) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList?.[0], r.selection.countType, r.selection.countNumber])).toEqual([
       [1, "tagged", "latest", "imageCountMoreThan", 1],
       [2, "tagged", "latest-linux-*", "imageCountMoreThan", 2],
-      [3, "tagged", "*-linux-amd64", "imageCountMoreThan", 15],
-      [4, "tagged", "*-linux-arm64", "imageCountMoreThan", 15],
-      [5, "untagged", undefined, "imageCountMoreThan", 18],
-      [6, "tagged", "*", "imageCountMoreThan", 15],
+      [3, "tagged", "deployed-*", "imageCountMoreThan", MAX_ENVIRONMENTS * 3],
+      [4, "tagged", "rollback-*", "imageCountMoreThan", MAX_ENVIRONMENTS * 3],
+      [5, "tagged", "*-linux-amd64", "imageCountMoreThan", 15],
+      [6, "tagged", "*-linux-arm64", "imageCountMoreThan", 15],
+      [7, "untagged", undefined, "imageCountMoreThan", 18],
+      [8, "tagged", "*", "imageCountMoreThan", 15],
     ]);
+    // ECR's limits (REFERENCE section 3): at most 4 wildcards per pattern, one untagged rule, the catch-all last.
+    expect(policy.rules.flatMap((r) => r.selection.tagPatternList ?? []).every((pattern) => (pattern.match(/\*/g) ?? []).length <= 4)).toBe(true);
   });
 
   it("rejects an invalid keep before building anything", () => {
@@ -153,6 +158,29 @@ describe("the release policy", () => {
     // With the former rule (untagged expire a day after push), every signature older than a day would go.
     const ageRule = { rules: policy.rules.map((r) => (r.selection.tagStatus === "untagged" ? { ...r, selection: { tagStatus: "untagged" as const, countType: "sinceImagePushed" as const, countUnit: "days" as const, countNumber: 1 } } : r)) };
     expect(expiredDigests(ageRule, images).filter((digest) => digest.startsWith("sig:r9"))).toHaveLength(3);
+  });
+
+  it("staging 10 releases ahead of production: production's running and rollback releases stay whole, whatever their age", () => {
+    // r0..r15 published daily; production runs r4 (deployed-production) and would roll back to r3; staging runs r14,
+    // would roll back to r13; latest is r15. Deploy moves these tags onto the index and its platform images alike.
+    const envTags = (n: number) =>
+      [
+        [4, "deployed-production"],
+        [3, "rollback-production"],
+        [14, "deployed-staging"],
+        [13, "rollback-staging"],
+        [15, "latest"],
+      ].flatMap(([at, tag]) => (at === n ? [tag as string] : []));
+    const images = Array.from({ length: 16 }, (_, n) => release(`r${n}`, day(n), undefined, envTags(n))).flat();
+    const kept = keptReleases(releaseLifecyclePolicy(5), images);
+    expect(kept).toEqual(["r11", "r12", "r13", "r14", "r15", "r3", "r4"]);
+    // Their platform images carry the environment tags too (deployed-production-linux-arm64, ...): kept by rules 3 and 4.
+    const rules = ruleOf(releaseLifecyclePolicy(5), images);
+    expect(["r3", "r4"].flatMap((r) => [r, `${r}/linux/amd64`, `${r}/linux/arm64`]).filter((digest) => digest in rules)).toEqual([]);
+    expect(images.find((image) => image.digest === "r4/linux/arm64")!.tags).toContain("deployed-production-linux-arm64");
+    // Without the environment rules (the former policy) the index production's task definition names is expired.
+    const former = { rules: releaseLifecyclePolicy(5).rules.filter((r) => !/^(deployed|rollback)-/.test(r.selection.tagPatternList?.[0] ?? "")) };
+    expect(expiredDigests(former, images)).toEqual(expect.arrayContaining(["r3", "r4"]));
   });
 
   it("the old policy (untagged first, then keep N of any) loses a re-pointed latest and the parts of a kept index", () => {

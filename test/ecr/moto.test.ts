@@ -38,6 +38,8 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
       imageTagMutabilityExclusionFilters: [
         { filterType: "WILDCARD", filter: "latest" },
         { filterType: "WILDCARD", filter: "latest-linux-*" },
+        { filterType: "WILDCARD", filter: "deployed-*" },
+        { filterType: "WILDCARD", filter: "rollback-*" },
       ],
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: { encryptionType: "AES256" },
@@ -54,7 +56,7 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
     await client.send(new PutImageTagMutabilityCommand({ repositoryName: REPOSITORY, imageTagMutability: "MUTABLE" }));
     const report = await ensureRepository(client, REPOSITORY, context);
     expect(report.change).toBe("updated");
-    expect(report.notes).toEqual(["tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest, latest-linux-* excluded)"]);
+    expect(report.notes).toEqual(["tag mutability MUTABLE -> IMMUTABLE_WITH_EXCLUSION (latest, latest-linux-*, deployed-*, rollback-* excluded)"]);
     expect(await ensureRepository(client, REPOSITORY, context)).toMatchObject({ change: "unchanged" });
   });
 
@@ -95,6 +97,20 @@ describe.skipIf(unavailable !== undefined)(`ECR against moto${unavailable ? ` (s
     expect(tagsOf(release.index)).toEqual(["c0ffee", "latest"]);
     expect(tagsOf(release.platformImages[0]!)).toEqual(["c0ffee-linux-amd64", "latest-linux-amd64"]);
     expect(tagsOf(release.platformImages[1]!)).toEqual(["c0ffee-linux-arm64", "latest-linux-arm64"]);
+  });
+
+  it("moves an environment's tags (deployed-<env>, with its platform tags) from one release to the next, as latest moves", async () => {
+    await ensureRepository(client, REPOSITORY, context);
+    const first = await putRelease(client, REPOSITORY, "c0ffee", ["linux/amd64", "linux/arm64"]);
+    const second = await putRelease(client, REPOSITORY, "decaf0", ["linux/amd64", "linux/arm64"]);
+    await tagRelease(client, REPOSITORY, first.index, ["deployed-production", "rollback-staging"], context);
+    await tagRelease(client, REPOSITORY, second.index, ["deployed-production"], context);
+    const images = await listImages(client, REPOSITORY, context);
+    const tagsOf = (digest: string) => images.find((image) => image.digest === digest)?.tags.sort();
+    expect(tagsOf(first.index)).toEqual(["c0ffee", "rollback-staging"]);
+    expect(tagsOf(second.index)).toEqual(["decaf0", "deployed-production"]);
+    expect(tagsOf(second.platformImages[1]!)).toEqual(["deployed-production-linux-arm64"]);
+    expect(tagsOf(first.platformImages[1]!)).toEqual(["rollback-staging-linux-arm64"]);
   });
 
   it("refuses to move an immutable release tag to another image", async () => {

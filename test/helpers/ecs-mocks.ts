@@ -5,19 +5,23 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
 import {
+  DescribeServiceDeploymentsCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListServiceDeploymentsCommand,
   ListTagsForResourceCommand,
+  ListTaskDefinitionsCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type Deployment,
   type DeploymentRolloutState,
   type Service,
+  type ServiceDeployment,
 } from "@aws-sdk/client-ecs";
 import {
   DescribeListenersCommand,
@@ -27,6 +31,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import type { DeployRuntime } from "../../dagger/src/deploy/deploy.js";
 import { createDeployClients, PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
 import { FAKE_CREDENTIALS } from "./moto.js";
@@ -46,6 +51,8 @@ export const SERVICE_ARN = "arn:aws:ecs:eu-west-1:123456789012:service/hono-ecr-
 /** When ECR received each release: the old one first. */
 export const OLD_PUSHED = new Date("2026-11-30T10:00:00Z");
 export const NEW_PUSHED = new Date("2026-11-30T11:00:00Z");
+/** What `cdk deploy --parameters ImageDigest=...` registered after TD2: the same image, without the deploy's tags. */
+export const TD3 = "arn:aws:ecs:eu-west-1:123456789012:task-definition/hono-ecr-service-staging:3";
 const TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
 const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef";
 export const target = serviceTarget("staging", "eu-west-1");
@@ -144,11 +151,17 @@ export function baseAnswers(address: string): void {
   ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
   ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
   ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
+  // Re-tagging (deployed-<env>, rollback-<env>): PutImage of a stored manifest.
+  ecr.on(PutImageCommand).resolves({});
   elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
   elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
   elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 80, Protocol: "HTTP" }] });
   ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD2 } });
-  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0] }));
+  ecs.on(UpdateServiceCommand).callsFake(() => ({
+    service: { ...service([deployment("ecs-svc/new", TD2, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/old", TD1, "ACTIVE", "COMPLETED")]).services[0], currentServiceDeployment: SD_ARN },
+  }));
+  // No service deployment under way before the update (the race check); the rollout's own is SD_ARN.
+  ecs.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [] });
   ecs.on(ListTasksCommand, { desiredStatus: "STOPPED" }).resolves({ taskArns: [] });
   ecs.on(ListTasksCommand, { desiredStatus: "RUNNING" }).resolves({ taskArns: ["arn:aws:ecs:eu-west-1:123456789012:task/c/t1", "arn:aws:ecs:eu-west-1:123456789012:task/c/t2"] });
   ecs.on(DescribeTasksCommand).resolves({
@@ -157,14 +170,45 @@ export function baseAnswers(address: string): void {
   elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: ["10.0.1.5", "10.0.2.6"].map((ip) => ({ Target: { Id: ip, Port: 8080 }, TargetHealth: { State: "healthy" } })) });
 }
 
-/** DescribeServices answers in turn: the steady service first (what deploy finds), then `afterUpdate`, the last one repeating. */
-export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
-  let call = 0;
-  const answers = [STEADY, ...afterUpdate];
-  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+/** The service deployment the mocked UpdateService starts (ECS API reference, Service.currentServiceDeployment). */
+export const SD_ARN = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/hono-ecr-service-staging/web/sd-new";
+
+/**
+ * The service deployment of a rolling deployment as ECS reports it beside DescribeServices' deployments: ROLLBACK_IN_PROGRESS
+ * once a deployment FAILED (with its reason), SUCCESSFUL once the PRIMARY one alone is COMPLETED, else IN_PROGRESS.
+ */
+export function rollingServiceDeployment(answer: ReturnType<typeof service>): ServiceDeployment {
+  const deployments = answer.services[0]!.deployments ?? [];
+  const failed = deployments.find((d) => d.rolloutState === "FAILED");
+  const primary = deployments.find((d) => d.status === "PRIMARY");
+  const status = failed ? "ROLLBACK_IN_PROGRESS" : primary?.rolloutState === "COMPLETED" && deployments.length === 1 ? "SUCCESSFUL" : "IN_PROGRESS";
+  return { serviceDeploymentArn: SD_ARN, status, ...(failed?.rolloutStateReason ? { statusReason: failed.rolloutStateReason } : {}) };
 }
 
-/** A runtime with a fake clock over the mocked clients: sleeping moves it on; progress lines are kept. */
+/**
+ * DescribeServices answers in turn: the steady service first (what deploy finds), then `afterUpdate`, the last one
+ * repeating; DescribeServiceDeployments answers `serviceDeployments` in turn (the last repeating) or, without them, the
+ * rolling deployment's state derived from the last DescribeServices answer.
+ */
+export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
+  rolloutWith([], ...afterUpdate);
+}
+export function rolloutWith(serviceDeployments: ServiceDeployment[], ...afterUpdate: ReturnType<typeof service>[]): void {
+  let call = 0;
+  let sdCall = 0;
+  const answers = [STEADY, ...afterUpdate];
+  let last = STEADY;
+  ecs.on(DescribeServicesCommand).callsFake(() => (last = answers[Math.min(call++, answers.length - 1)]!));
+  ecs.on(DescribeServiceDeploymentsCommand).callsFake(() => ({
+    serviceDeployments: [serviceDeployments.length > 0 ? { serviceDeploymentArn: SD_ARN, ...serviceDeployments[Math.min(sdCall++, serviceDeployments.length - 1)] } : rollingServiceDeployment(last)],
+  }));
+}
+
+/** The environment tags PutImage put, in order, as `tag -> digest` (deploy-aware retention). */
+export const retagged = (): string[] =>
+  ecr.commandCalls(PutImageCommand).map((call) => `${call.args[0].input.imageTag} -> ${call.args[0].input.imageDigest}`);
+
+/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
 export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
   const clock = { now: 0 };
   const lines: string[] = [];
@@ -181,4 +225,58 @@ export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: 
     lines,
     clock,
   };
+}
+
+/**
+ * A rollback from TD2 (running, what deploy registered) to TD1: the service runs TD2, then TD1 after the update; the
+ * service deployment UpdateService starts ends SUCCESSFUL; TD1's task answers at 10.0.1.5.
+ */
+export function rollbackRollout(): void {
+  let call = 0;
+  const answers = [service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+  ecs.on(UpdateServiceCommand).callsFake(() => ({
+    service: { ...service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0], currentServiceDeployment: SD_ARN },
+  }));
+  ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
+  ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+}
+
+/**
+ * The hooks of a mocked-deploy test file: one /version server for the file; before each test its answers reset to
+ * the new commit and baseAnswers in place; after each, every mocked client reset. Returns the server (set once started).
+ */
+export function useMockedDeploy(): { server: VersionServer } {
+  const state = { server: undefined as unknown as VersionServer };
+  beforeAll(async () => {
+    state.server = await startVersionServer();
+  });
+  afterAll(() => state.server.close());
+  beforeEach(() => {
+    state.server.answers = [NEW_COMMIT];
+    state.server.requests = 0;
+    baseAnswers(state.server.address);
+  });
+  afterEach(() => {
+    ecs.reset();
+    elb.reset();
+    ecr.reset();
+  });
+  return state;
+}
+
+/**
+ * After a stack update: the service runs TD3 (NEW_DIGEST, untagged, registered by CloudFormation); TD2 ran the same
+ * image, TD1 (untagged too, the stack's first) ran OLD_DIGEST, whose release ECR's tags name. ListTaskDefinitions
+ * answers the family's ACTIVE revisions newest first over two pages; the rollback to TD1 ends SUCCESSFUL.
+ */
+export function afterStackUpdate(): void {
+  ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD3 }).resolves(revision(TD3, NEW_DIGEST));
+  ecs.on(ListTaskDefinitionsCommand).callsFake((input: { nextToken?: string }) => (input.nextToken ? { taskDefinitionArns: [TD1] } : { taskDefinitionArns: [TD3, TD2], nextToken: "page-2" }));
+  let call = 0;
+  const answers = [service([deployment("ecs-svc/stack", TD3, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: { ...answers[1]!.services[0], currentServiceDeployment: SD_ARN } }));
+  ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
+  ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
 }

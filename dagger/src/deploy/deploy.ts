@@ -1,17 +1,19 @@
 /**
- * deploy, rollback and status of one environment's ECS service. The Dagger functions in ../aws.ts are thin wrappers;
+ * deploy and rollback of one environment's ECS service (status: ./status.ts). The Dagger functions in ../aws.ts are thin wrappers;
  * everything here is plain TypeScript over the AWS SDK, with the clock, the sleep and fetch injected (the tests drive them).
  */
 import type { Deployment, Service } from "@aws-sdk/client-ecs";
 import { InputError } from "../ecr/validate.js";
 import { describeImage, platformImages } from "../ecr/registry.js";
-import { isMutableTag, platformOfTag } from "../ecr/release-tags.js";
+import { platformOfTag, releaseTagOf } from "../ecr/release-tags.js";
 import {
   containerImage,
   describeRevision,
   describeService,
+  describeServiceDeployment,
+  listServiceDeployments,
   loadBalancerUrl,
-  PREVIOUS_TAG,
+  parseImage,
   registerRevisionWithImage,
   RELEASE_TAG,
   serviceTags,
@@ -23,38 +25,23 @@ import {
   tasksOf,
   untagService,
   updateService,
-  type DeployClients,
+  type DeployRuntime,
   type Revision,
   type ServiceTarget,
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
+import { previousRevision } from "./history.js";
 import { checkReleaseOrder, freezeTag, frozenAgainst, ROLLED_BACK_FROM_TAG, type PushedImage } from "./order.js";
-import { followRollout } from "./rollout.js";
+import { marksOf, markEnvironment } from "./retention.js";
+import { bakeMinutes, DEFAULT_ROLLOUT_MINUTES, followRollout, ONGOING_STATUSES, shortId } from "./rollout.js";
 import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
 import type { Severity } from "../supply-chain/vulnerabilities.js";
 import type { ImageChoice } from "./validate.js";
-import { waitForHealthyTargets, waitForVersion, type VerifyRuntime } from "./verify.js";
-
-/** The AWS clients plus the clock, sleep, fetch and progress output. */
-export interface DeployRuntime extends VerifyRuntime {
-  clients: DeployClients;
-}
-
-/** The real clock, sleep and fetch; progress lines to stderr (the Dagger call's progress output). */
-export function realRuntime(clients: DeployClients): DeployRuntime {
-  return {
-    clients,
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    log: (line) => console.error(line),
-    fetch: globalThis.fetch,
-    pollMs: 10_000,
-  };
-}
+import { waitForHealthyTargets, waitForVersion } from "./verify.js";
 
 export interface DeployOptions {
-  /** Longest wait for the rollout and the checks after it. */
-  timeoutMs: number;
+  /** Longest wait for the rollout and the checks after it; omitted: DEFAULT_ROLLOUT_MINUTES plus the service's bake time. */
+  timeoutMs?: number;
   /** Consecutive `/version` answers with the released commit that prove it serves. */
   checks: number;
   /** Where `/version` is asked (default: the load balancer's DNS name, for an HTTP-only environment). */
@@ -65,6 +52,14 @@ export interface DeployOptions {
   allowVulnerable?: string;
   /** Deploy a release older than the running one, or than the one a rollback left behind, for this reason (order.ts). */
   allowOlder?: string;
+}
+
+/** Options with the timeout decided. */
+type Resolved = DeployOptions & { timeoutMs: number };
+
+/** The timeout given, or one that covers the environment's bake time (read from the service's deployment configuration). */
+function resolveOptions(options: DeployOptions, service: Service): Resolved {
+  return { ...options, timeoutMs: options.timeoutMs ?? (DEFAULT_ROLLOUT_MINUTES + bakeMinutes(service)) * 60_000 };
 }
 
 /** What a deploy or rollback did. */
@@ -82,21 +77,8 @@ export interface DeployReport {
   checks?: string[];
 }
 
-/** What runs in an environment now. */
-export interface StatusReport {
-  environment: string;
-  cluster: string;
-  service: string;
-  commit: string;
-  image: string;
-  digest?: string;
-  taskDefinition: string;
-  running: number;
-  desired: number;
-  pending: number;
-  deployments: { id?: string; status?: string; taskDefinition?: string; rolloutState?: string; reason?: string; updatedAt?: string }[];
-  events: string[];
-}
+export type { DeployRuntime } from "./ecs.js";
+export { realRuntime } from "./ecs.js";
 
 /** The running service, its PRIMARY deployment, that deployment's revision and the service container's image. */
 interface Current {
@@ -104,13 +86,6 @@ interface Current {
   primary: Deployment;
   revision: Revision;
   image: string;
-}
-
-/** An image as the task definition names it: registry host, repository and digest. */
-interface ImageReference {
-  registry: string;
-  repository: string;
-  digest?: string;
 }
 
 /** A release resolved in ECR: the image by digest and the release tag (the commit) that /version reports. */
@@ -125,32 +100,27 @@ interface Release {
   pushedAt?: Date;
 }
 
-function parseImage(image: string): ImageReference {
-  const match = /^([^/]+)\/([^@:]+)(?:@(sha256:[a-f0-9]{64})|:[^@]+)?$/.exec(image);
-  if (!match) throw new DeployError("image-missing", `the running task definition names an image this pipeline cannot read: ${image}`);
-  const [, registry = "", repository = "", digest] = match;
-  return { registry, repository, ...(digest ? { digest } : {}) };
-}
-
-/** The service as it is, refused if a deployment is still under way (two deploys must never race). */
+/**
+ * The service as it is, refused if a deployment is still under way (two deploys must never race): a deployment whose
+ * own rolloutState is IN_PROGRESS, whatever its status (PRIMARY or not), or a service deployment the service-deployment
+ * API lists as ongoing (a blue/green deployment stays IN_PROGRESS there through its bake, whatever rolloutState says).
+ */
 async function currentState(runtime: DeployRuntime, target: ServiceTarget): Promise<Current> {
   const service = await describeService(runtime.clients, target);
   const deployments = service.deployments ?? [];
   const primary = deployments.find((deployment) => deployment.status === "PRIMARY");
   if (!primary?.taskDefinition) throw new DeployError("in-progress", `service ${target.service} in ${target.cluster} has no PRIMARY deployment`);
-  const unfinished = deployments.filter((deployment) => deployment.status !== "PRIMARY" || deployment.rolloutState === "IN_PROGRESS");
-  if (unfinished.length > 0) {
-    const described = unfinished.map((deployment) => `${deployment.id} (${deployment.status}, ${deployment.rolloutState ?? "?"}, ${deployment.taskDefinition}, since ${deployment.createdAt?.toISOString() ?? "?"})`);
-    throw new DeployError("in-progress", `another deployment of ${target.environment} is under way: ${described.join("; ")}. Wait for it to end (status) before deploying; nothing was changed`);
+  const unfinished = deployments
+    .filter((deployment) => deployment.rolloutState === "IN_PROGRESS")
+    .map((deployment) => `${deployment.id} (${deployment.status}, ${deployment.rolloutState}, ${deployment.taskDefinition}, since ${deployment.createdAt?.toISOString() ?? "?"})`);
+  const ongoing = (await listServiceDeployments(runtime.clients, target, { statuses: ONGOING_STATUSES })).map(
+    (brief) => `service deployment ${shortId(brief.serviceDeploymentArn)} (${brief.status}, since ${brief.createdAt?.toISOString() ?? "?"})`,
+  );
+  if (unfinished.length + ongoing.length > 0) {
+    throw new DeployError("in-progress", `another deployment of ${target.environment} is under way: ${[...unfinished, ...ongoing].join("; ")}. Wait for it to end (status) before deploying; nothing was changed`);
   }
   const revision = await describeRevision(runtime.clients, target, primary.taskDefinition);
   return { service, primary, revision, image: containerImage(revision.taskDefinition, target.container) };
-}
-
-/** The release tag among an image's tags: not `latest`, not a platform image's `<tag>-<os>-<arch>`. */
-function releaseTagOf(tags: string[]): string | undefined {
-  const candidates = tags.filter((tag) => !isMutableTag(tag) && platformOfTag(tag) === undefined);
-  return candidates.find((tag) => /^[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/.test(tag)) ?? candidates[0];
 }
 
 /**
@@ -214,7 +184,7 @@ async function checkOrder(runtime: DeployRuntime, target: ServiceTarget, current
  * What ECR says of the release before it runs: its scan of the image the tasks pull (awaited; findings at or above the
  * threshold refuse it unless accepted with a reason) and its signature (awaited; an unsigned image is refused).
  */
-async function checkRelease(runtime: DeployRuntime, target: ServiceTarget, release: Release, options: DeployOptions): Promise<string[]> {
+async function checkRelease(runtime: DeployRuntime, target: ServiceTarget, release: Release, options: Resolved): Promise<string[]> {
   const clock = { now: runtime.now, sleep: runtime.sleep, log: runtime.log, pollMs: runtime.pollMs, deadline: runtime.now() + options.timeoutMs };
   const context = { region: target.region, repository: release.repository };
   const [scan, signer] = await Promise.all([
@@ -247,18 +217,27 @@ async function serviceUrl(runtime: DeployRuntime, target: ServiceTarget, service
   return found.url;
 }
 
-/** Moves the service to `taskDefinitionArn`, follows the rollout and proves the release serves. */
-async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: Current, taskDefinitionArn: string, release: Release, url: string, options: DeployOptions): Promise<number> {
+/**
+ * Moves the service to `taskDefinitionArn`, follows its service deployment (./rollout.ts) and proves the release
+ * serves. The service deployment is the one UpdateService's answer names (`currentServiceDeployment`), else the newest
+ * ListServiceDeployments shows since just before the update.
+ */
+async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: Current, taskDefinitionArn: string, release: Release, url: string, options: Resolved): Promise<number> {
   const started = runtime.now();
   const deadline = started + options.timeoutMs;
   const seen = new Set((current.service.events ?? []).map((event) => event.id!).filter(Boolean));
+  const since = new Date(Date.now() - 60_000);
   const updated = await updateService(runtime.clients, target, taskDefinitionArn);
-  const deployment = updated.deployments?.find((candidate) => candidate.status === "PRIMARY" && candidate.taskDefinition === taskDefinitionArn);
-  if (!deployment?.id) throw new DeployError("in-progress", `ECS accepted the update but lists no PRIMARY deployment of ${taskDefinitionArn}`);
-  runtime.log(`${target.environment}: deployment ${deployment.id} started: ${taskDefinitionArn} (${release.commit})`);
+  let arn = updated.currentServiceDeployment;
+  runtime.log(`${target.environment}: service deployment ${arn ? shortId(arn) : "(not named yet)"} started: ${taskDefinitionArn} (${release.commit}), timeout ${Math.round(options.timeoutMs / 60_000)} min`);
+  const serviceDeployment = async () => {
+    arn ??= (await listServiceDeployments(runtime.clients, target, { since })).find((brief) => brief.serviceDeploymentArn)?.serviceDeploymentArn;
+    return arn ? describeServiceDeployment(runtime.clients, target, arn) : undefined;
+  };
   await followRollout(
     {
       describe: () => describeService(runtime.clients, target),
+      serviceDeployment,
       stoppedReasons: async () =>
         (await tasksOf(runtime.clients, target, taskDefinitionArn, "STOPPED")).map((task) => `${task.taskArn?.split("/").pop()}: ${task.stoppedReason ?? "?"}${task.containers?.[0]?.reason ? ` (${task.containers[0].reason})` : ""}`),
       now: runtime.now,
@@ -267,8 +246,8 @@ async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: C
       pollMs: runtime.pollMs,
       timeoutMs: options.timeoutMs,
     },
-    deployment.id,
     taskDefinitionArn,
+    current.revision.taskDefinition.taskDefinitionArn!,
     seen,
   );
   const addresses = (await tasksOf(runtime.clients, target, taskDefinitionArn, "RUNNING")).map(taskAddress).filter((ip): ip is string => ip !== undefined);
@@ -279,38 +258,80 @@ async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: C
 }
 
 /**
+ * Tags both ends of the rollout (deploy-aware retention, ./retention.ts): what the service moves to as deployed-<env>,
+ * what it runs now as rollback-<env>, so that whatever the outcome the image it runs is kept. Before any other change.
+ */
+async function markBothEnds(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release): Promise<void> {
+  const runningDigest = parseImage(current.image).digest;
+  await markEnvironment(runtime.clients, target, release.repository, { deployed: release.digest, ...(runningDigest ? { rollback: runningDigest } : {}) }, runtime.log);
+}
+
+/**
+ * Rolls out (both ends tagged already, markBothEnds), then moves the environment's tags to follow what runs: `after` on
+ * success (the revision the service moved to, when its tags differ), the running one when ECS rolled the release back.
+ */
+async function rollOutRetained(
+  runtime: DeployRuntime,
+  target: ServiceTarget,
+  current: Current,
+  to: { arn: string; release: Release; after?: Revision },
+  url: string,
+  options: Resolved,
+): Promise<number> {
+  const settle = async (revision: Revision) => {
+    try {
+      await markEnvironment(runtime.clients, target, to.release.repository, await marksOf(runtime.clients, target, revision), runtime.log);
+    } catch (error) {
+      runtime.log(`warning: the ECR tags of ${target.environment} were not moved back to what it runs (${(error as Error).message}); the next deploy moves them`);
+    }
+  };
+  try {
+    const elapsedMs = await rollOut(runtime, target, current, to.arn, to.release, url, options);
+    if (to.after) await settle(to.after);
+    return elapsedMs;
+  } catch (error) {
+    if (error instanceof DeployError && (error.failure === "circuit-breaker" || error.failure === "deployment-alarm")) await settle(current.revision);
+    throw error;
+  }
+}
+
+/**
  * Deploys a release: registers a revision of the running task definition that differs only in the image, updates the
  * service, follows the rollout and proves the release serves. The image already running is a no-op.
  */
-export async function deployRelease(runtime: DeployRuntime, target: ServiceTarget, choice: ImageChoice, options: DeployOptions): Promise<DeployReport> {
+export async function deployRelease(runtime: DeployRuntime, target: ServiceTarget, choice: ImageChoice, given: DeployOptions): Promise<DeployReport> {
   const current = await currentState(runtime, target);
+  const options = resolveOptions(given, current.service);
   const release = await resolveRelease(runtime, target, current, choice);
   const previous = current.revision.taskDefinition.taskDefinitionArn!;
   if (parseImage(current.image).digest === release.digest) {
+    // Nothing to roll out; the environment's ECR tags are put where they belong (a repository set up before them).
+    await markEnvironment(runtime.clients, target, release.repository, await marksOf(runtime.clients, target, current.revision), runtime.log);
     return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previous, previousTaskDefinition: previous, elapsedMs: 0, unchanged: true };
   }
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const order = await checkOrder(runtime, target, current, release, options.allowOlder);
   const checks = [...order.lines, ...(await checkRelease(runtime, target, release, options))];
+  await markBothEnds(runtime, target, current, release);
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
-  const elapsedMs = await rollOut(runtime, target, current, registered.taskDefinitionArn!, release, url, options);
+  const elapsedMs = await rollOutRetained(runtime, target, current, { arn: registered.taskDefinitionArn!, release }, url, options);
   if (order.frozen) await untagService(runtime.clients, target, current.service.serviceArn!, [ROLLED_BACK_FROM_TAG]);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
-/** Rolls back to the revision the running one replaced (recorded by deploy), with the same checks as a deploy. */
-export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTarget, options: DeployOptions): Promise<DeployReport> {
+/**
+ * Rolls back to the revision the running one replaced (recorded by deploy), or, when none is recorded or it is no longer
+ * ACTIVE (a stack update registered the running one), to the newest older ACTIVE revision that ran a release; with the
+ * same checks as a deploy.
+ */
+export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTarget, given: DeployOptions): Promise<DeployReport> {
   const current = await currentState(runtime, target);
+  const options = resolveOptions(given, current.service);
   const running = current.revision.taskDefinition.taskDefinitionArn!;
-  const previousArn = tagValue(current.revision.tags, PREVIOUS_TAG);
-  if (!previousArn) {
-    throw new DeployError("no-previous", `${target.environment} runs ${running}, which deploy did not register: no earlier revision is recorded. Deploy an earlier release instead (--commit=<sha>)`);
-  }
-  const previous = await describeRevision(runtime.clients, target, previousArn);
-  if (previous.taskDefinition.status !== "ACTIVE") throw new DeployError("no-previous", `the previous revision ${previousArn} is ${previous.taskDefinition.status}: deploy its release instead (--commit=<sha>)`);
-  const image = parseImage(containerImage(previous.taskDefinition, target.container));
-  if (!image.digest) throw new DeployError("image-missing", `the previous revision ${previousArn} names its image by tag, not by digest: deploy a release instead`);
+  const { revision: previous, image, how } = await previousRevision(runtime.clients, target, current.revision);
+  const previousArn = previous.taskDefinition.taskDefinitionArn!;
+  runtime.log(`${target.environment}: rollback target ${previousArn} (${how})`);
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options);
@@ -322,51 +343,10 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   await tagService(runtime.clients, target, current.service.serviceArn!, [freezeTag(freeze)]);
   runtime.log(`${target.environment}: frozen against ${freeze.digest}: deploy refuses it and older releases until a newer one is deployed`);
   runtime.log(`${target.environment}: rolling back from ${running} to ${previousArn} (${release.commit})`);
-  const elapsedMs = await rollOut(runtime, target, current, previousArn, { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, url, options);
+  await markBothEnds(runtime, target, current, release);
+  const to = { arn: previousArn, release: { ...release, commit: tagValue(previous.tags, RELEASE_TAG) ?? release.commit }, after: previous };
+  const elapsedMs = await rollOutRetained(runtime, target, current, to, url, options);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: previousArn, previousTaskDefinition: running, url, elapsedMs, unchanged: false, checks };
-}
-
-/** What runs in the environment now, and how its last deployments went. */
-export async function serviceStatus(runtime: DeployRuntime, target: ServiceTarget): Promise<StatusReport> {
-  const service = await describeService(runtime.clients, target);
-  const primary = service.deployments?.find((deployment) => deployment.status === "PRIMARY");
-  const revision = primary?.taskDefinition ? await describeRevision(runtime.clients, target, primary.taskDefinition) : undefined;
-  const image = revision ? containerImage(revision.taskDefinition, target.container) : "?";
-  const digest = parseImage(image).digest;
-  return {
-    environment: target.environment,
-    cluster: target.cluster,
-    service: target.service,
-    commit: (revision && tagValue(revision.tags, RELEASE_TAG)) ?? "unknown (a revision deploy did not register: the stack's first)",
-    image,
-    ...(digest ? { digest } : {}),
-    taskDefinition: primary?.taskDefinition ?? "?",
-    running: service.runningCount ?? 0,
-    desired: service.desiredCount ?? 0,
-    pending: service.pendingCount ?? 0,
-    deployments: (service.deployments ?? []).map((deployment) => ({
-      id: deployment.id,
-      status: deployment.status,
-      taskDefinition: deployment.taskDefinition,
-      rolloutState: deployment.rolloutState,
-      reason: deployment.rolloutStateReason,
-      updatedAt: deployment.updatedAt?.toISOString(),
-    })),
-    events: (service.events ?? []).slice(0, 5).map((event) => `${event.createdAt?.toISOString() ?? ""} ${event.message ?? ""}`.trim()),
-  };
-}
-
-/** A status report as a person reads it. */
-export function formatStatus(report: StatusReport): string {
-  return [
-    `${report.environment}: service ${report.service} in cluster ${report.cluster}`,
-    `  release:         ${report.commit}`,
-    `  image:           ${report.image}`,
-    `  task definition: ${report.taskDefinition}`,
-    `  tasks:           ${report.running} running of ${report.desired} desired, ${report.pending} pending`,
-    ...report.deployments.map((deployment) => `  deployment:      ${deployment.id} ${deployment.status} ${deployment.rolloutState ?? ""}${deployment.reason ? ` (${deployment.reason})` : ""} ${deployment.taskDefinition ?? ""}`),
-    ...report.events.map((event) => `  event:           ${event}`),
-  ].join("\n");
 }
 
 /** A deploy or rollback report as a person (and the CI job summary) reads it. */

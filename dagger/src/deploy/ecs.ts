@@ -4,10 +4,12 @@
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import {
+  DescribeServiceDeploymentsCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
+  ListServiceDeploymentsCommand,
   ListTagsForResourceCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
@@ -16,6 +18,9 @@ import {
   UpdateServiceCommand,
   type RegisterTaskDefinitionCommandInput,
   type Service,
+  type ServiceDeployment,
+  type ServiceDeploymentBrief,
+  type ServiceDeploymentStatus,
   type Tag,
   type Task,
   type TaskDefinition,
@@ -30,7 +35,8 @@ import {
 import { AwsError, awsCall, type CallContext } from "../aws-errors.js";
 import { createEcrClient, MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
 import { APP_NAME, clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "./names.js";
-import type { TargetState } from "./verify.js";
+import { DeployError } from "./errors.js";
+import type { TargetState, VerifyRuntime } from "./verify.js";
 
 /** The clients a deploy uses. */
 export interface DeployClients {
@@ -46,6 +52,38 @@ export function createDeployClients(region: string, credentials: AwsCredentials)
     elb: new ElasticLoadBalancingV2Client({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
     ecr: createEcrClient(region, credentials),
   };
+}
+
+/** The AWS clients plus the clock, sleep, fetch and progress output. */
+export interface DeployRuntime extends VerifyRuntime {
+  clients: DeployClients;
+}
+
+/** The real clock, sleep and fetch; progress lines to stderr (the Dagger call's progress output). */
+export function realRuntime(clients: DeployClients): DeployRuntime {
+  return {
+    clients,
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    log: (line) => console.error(line),
+    fetch: globalThis.fetch,
+    pollMs: 10_000,
+  };
+}
+
+/** An image as the task definition names it: registry host, repository and digest. */
+interface ImageReference {
+  registry: string;
+  repository: string;
+  digest?: string;
+}
+
+/** The registry, repository and digest (when it names one) of an image reference as a task definition holds it. */
+export function parseImage(image: string): ImageReference {
+  const match = /^([^/]+)\/([^@:]+)(?:@(sha256:[a-f0-9]{64})|:[^@]+)?$/.exec(image);
+  if (!match) throw new DeployError("image-missing", `the running task definition names an image this pipeline cannot read: ${image}`);
+  const [, registry = "", repository = "", digest] = match;
+  return { registry, repository, ...(digest ? { digest } : {}) };
 }
 
 /** One environment's service, as the runtime stack names it. */
@@ -139,8 +177,11 @@ export function registrationInput(current: Revision, container: string, image: s
     runtimePlatform: definition.runtimePlatform,
     enableFaultInjection: definition.enableFaultInjection,
   };
+  // Only the deploy's own tags: the release and the revision it replaces. Nothing is copied from `current`: its `aws:`
+  // tags (aws:cloudformation:stack-name, ... on the stack's revision) are reserved, and RegisterTaskDefinition refuses
+  // a request that sets one (ECS API reference, Tag: "You can't edit or delete tag keys or values with this prefix"),
+  // and a copied tag would also need ecs:TagResource for keys the deploy role was never meant to write.
   const tags = [
-    ...current.tags.filter((tag) => tag.key !== RELEASE_TAG && tag.key !== PREVIOUS_TAG),
     { key: RELEASE_TAG, value: release },
     { key: PREVIOUS_TAG, value: definition.taskDefinitionArn! },
   ];
@@ -177,13 +218,60 @@ export async function updateService(clients: DeployClients, target: ServiceTarge
   return response.service;
 }
 
-/** The service's tasks of one revision, RUNNING or STOPPED. */
+/**
+ * The service's tasks of one revision, RUNNING or STOPPED: every page of ListTasks (100 ARNs at most per page,
+ * nextToken), described 100 at a time (DescribeTasks takes at most 100; ECS API reference).
+ */
 export async function tasksOf(clients: DeployClients, target: ServiceTarget, taskDefinitionArn: string, desiredStatus: "RUNNING" | "STOPPED"): Promise<Task[]> {
-  const listed = await awsCall("ecs:ListTasks", context(target), () => clients.ecs.send(new ListTasksCommand({ cluster: target.cluster, serviceName: target.service, desiredStatus })));
-  const arns = listed.taskArns ?? [];
-  if (arns.length === 0) return [];
-  const described = await awsCall("ecs:DescribeTasks", context(target), () => clients.ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: arns.slice(0, 100) })));
-  return (described.tasks ?? []).filter((task) => task.taskDefinitionArn === taskDefinitionArn);
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const token = nextToken;
+    const page = await awsCall("ecs:ListTasks", context(target), () =>
+      clients.ecs.send(new ListTasksCommand({ cluster: target.cluster, serviceName: target.service, desiredStatus, ...(token ? { nextToken: token } : {}) })),
+    );
+    arns.push(...(page.taskArns ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const tasks: Task[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const batch = arns.slice(i, i + 100);
+    const described = await awsCall("ecs:DescribeTasks", context(target), () => clients.ecs.send(new DescribeTasksCommand({ cluster: target.cluster, tasks: batch })));
+    tasks.push(...(described.tasks ?? []));
+  }
+  return tasks.filter((task) => task.taskDefinitionArn === taskDefinitionArn);
+}
+
+/**
+ * The service's service deployments created after `since` (all of them when omitted), newest first, optionally only
+ * those in `statuses` (ListServiceDeployments, every page; ECS keeps 90 days of them).
+ */
+export async function listServiceDeployments(clients: DeployClients, target: ServiceTarget, filter: { statuses?: ServiceDeploymentStatus[]; since?: Date } = {}): Promise<ServiceDeploymentBrief[]> {
+  const briefs: ServiceDeploymentBrief[] = [];
+  let nextToken: string | undefined;
+  do {
+    const token = nextToken;
+    const page = await awsCall("ecs:ListServiceDeployments", context(target), () =>
+      clients.ecs.send(
+        new ListServiceDeploymentsCommand({
+          cluster: target.cluster,
+          service: target.service,
+          ...(filter.statuses ? { status: filter.statuses } : {}),
+          ...(filter.since ? { createdAt: { after: filter.since } } : {}),
+          ...(token ? { nextToken: token } : {}),
+        }),
+      ),
+    );
+    briefs.push(...(page?.serviceDeployments ?? []));
+    nextToken = page?.nextToken;
+  } while (nextToken);
+  return briefs.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+}
+
+/** One service deployment with its lifecycle stage, rollback and alarms (DescribeServiceDeployments). */
+export async function describeServiceDeployment(clients: DeployClients, target: ServiceTarget, arn: string): Promise<ServiceDeployment | undefined> {
+  const response = await awsCall("ecs:DescribeServiceDeployments", context(target), () => clients.ecs.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] })));
+  return response?.serviceDeployments?.[0];
 }
 
 /** A task's private IP (awsvpc: its network interface), as the target group knows it. */

@@ -2,6 +2,7 @@
 export type DeployFailure =
   | "circuit-breaker"
   | "deployment-alarm"
+  | "stopped"
   | "timeout"
   | "image-missing"
   | "wrong-architecture"

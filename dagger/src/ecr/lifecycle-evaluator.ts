@@ -10,7 +10,7 @@
  *   still count it ("can still identify them as if they haven't been expired"); an image is expired by at most one rule.
  * ECR evaluates an image index and each of its platform images as separate images; so does this evaluator.
  */
-import { wildcardPattern } from "./release-tags.js";
+import { isEnvironmentTag, platformOfTag, wildcardPattern } from "./release-tags.js";
 import type { LifecyclePolicy, LifecycleRule } from "./lifecycle.js";
 
 /** An image as ECR's DescribeImages describes it. */
@@ -58,4 +58,14 @@ export function evaluateLifecyclePolicy(policy: LifecyclePolicy, images: Reposit
     for (const image of selection) claimed.add(image.digest);
   }
   return [...expired.values()];
+}
+
+/**
+ * What the environments run and would roll back to, as deploy and rollback tagged them (`deployed-production`,
+ * `rollback-staging`): one `tag -> digest` line per index tag, sorted. The policy keeps these whatever their age.
+ */
+export function environmentReleases(images: RepositoryImage[]): string[] {
+  return images
+    .flatMap((image) => image.tags.filter((tag) => isEnvironmentTag(tag) && platformOfTag(tag) === undefined).map((tag) => `${tag} -> ${image.digest}`))
+    .sort();
 }

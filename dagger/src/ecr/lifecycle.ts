@@ -2,7 +2,7 @@
  * ECR lifecycle policies as typed values: a builder for this project's policy, a validator that enforces ECR's
  * rules (each violation named), and an order-insensitive comparison of a stored policy with the wanted one.
  */
-import { LATEST_TAG, SUPPORTED_PLATFORMS } from "./release-tags.js";
+import { ENVIRONMENT_TAG_KINDS, LATEST_TAG, SUPPORTED_PLATFORMS } from "./release-tags.js";
 import { InputError, validateKeep } from "./validate.js";
 
 /** Which images a rule selects. */
@@ -47,18 +47,29 @@ export const DEFAULT_KEEP = 5;
 export const IMAGES_PER_RELEASE = 1 + SUPPORTED_PLATFORMS.length;
 
 /**
+ * Environments one repository serves, at most, for the rules that keep what they run: a `deployed-<env>` or
+ * `rollback-<env>` tag is on one index and its platform images at a time, so each of those rules selects at most
+ * MAX_ENVIRONMENTS x IMAGES_PER_RELEASE images and keeps them all (the identity stack refuses more environments).
+ */
+export const MAX_ENVIRONMENTS = 20;
+
+/**
  * This project's policy. ECR evaluates rules by priority; an image that matches a higher rule's tag selection is never
  * expired by a lower rule (though lower rules still count it), and counts sort by push time (re-tagging does not refresh it):
  * 1. the image `latest` points to is kept, however old (a re-run may move `latest` back to an older release);
  * 2. so are its platform images (`latest-linux-*`);
- * 3. per platform, platform images beyond the most recent `keep` x IMAGES_PER_RELEASE expire: a platform image is only
- *    ever expired by its own platform's rule, and that rule keeps at least as many as rule 5 can keep indexes, so a kept
+ * 3. and 4. so are, whatever their age, the releases each environment runs (`deployed-<env>`, `deployed-<env>-linux-*`)
+ *    and would roll back to (`rollback-<env>`, ...), which deploy and rollback move (ECR knows nothing of ECS: without
+ *    these, production waiting for a reviewer while staging moves on would lose its image, and its next task start
+ *    would fail with CannotPullContainerError);
+ * 5. and 6. per platform, platform images beyond the most recent `keep` x IMAGES_PER_RELEASE expire: a platform image is only
+ *    ever expired by its own platform's rule, and that rule keeps at least as many as rule 8 can keep indexes, so a kept
  *    release never loses a part, whatever platforms each release has;
- * 4. untagged images beyond the newest (`keep` + 1) x IMAGES_PER_RELEASE expire: what stays untagged is the signatures
+ * 7. untagged images beyond the newest (`keep` + 1) x IMAGES_PER_RELEASE expire: what stays untagged is the signatures
  *    ECR managed signing stores beside each pushed image (an untagged artifact per image, which ECR's policy counts
  *    as an image like any other), so the signatures of the kept releases are kept with them (one release's worth of
  *    slack for a push in flight); an age rule would expire them a day after each push, and deploy refuses unsigned images;
- * 5. release indexes beyond the most recent `keep` x IMAGES_PER_RELEASE images expire: `keep` releases of the default
+ * 8. release indexes beyond the most recent `keep` x IMAGES_PER_RELEASE images expire: `keep` releases of the default
  *    shape (an index and two platform images), more when releases have fewer platforms.
  */
 export function releaseLifecyclePolicy(keep = DEFAULT_KEEP): LifecyclePolicy {
@@ -70,21 +81,26 @@ export function releaseLifecyclePolicy(keep = DEFAULT_KEEP): LifecyclePolicy {
     selection: { tagStatus: "tagged", tagPatternList: [pattern], countType: "imageCountMoreThan", countNumber },
     action: { type: "expire" },
   });
+  const environmentRules = ENVIRONMENT_TAG_KINDS.map((kind, index) =>
+    tagged(3 + index, `Keep what each environment ${kind === "deployed" ? "runs" : "would roll back to"}`, `${kind}-*`, MAX_ENVIRONMENTS * IMAGES_PER_RELEASE),
+  );
+  const first = 3 + environmentRules.length;
   const platformRules = SUPPORTED_PLATFORMS.map((platform, index) =>
-    tagged(3 + index, `Keep the ${platform} images of the newest releases`, `*-${platform.replace("/", "-")}`, images),
+    tagged(first + index, `Keep the ${platform} images of the newest releases`, `*-${platform.replace("/", "-")}`, images),
   );
   return validateLifecyclePolicy({
     rules: [
       tagged(1, "Keep the image latest points to", LATEST_TAG, 1),
       tagged(2, "Keep the platform images of latest", `${LATEST_TAG}-linux-*`, SUPPORTED_PLATFORMS.length),
+      ...environmentRules,
       ...platformRules,
       {
-        rulePriority: 3 + platformRules.length,
+        rulePriority: first + platformRules.length,
         description: "Keep the signatures of the newest releases",
         selection: { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: images + IMAGES_PER_RELEASE },
         action: { type: "expire" },
       },
-      tagged(4 + platformRules.length, keep === 1 ? "Keep the newest release" : `Keep the ${keep} newest releases`, "*", images),
+      tagged(first + 1 + platformRules.length, keep === 1 ? "Keep the newest release" : `Keep the ${keep} newest releases`, "*", images),
     ],
   });
 }

@@ -26,7 +26,7 @@ import {
 import { AwsError, awsCall, translateAwsError, type CallContext } from "../aws-errors.js";
 import type { RepositoryImage } from "./lifecycle-evaluator.js";
 import { policyText, samePolicy, type LifecyclePolicy } from "./lifecycle.js";
-import { MUTABLE_TAG_FILTERS, platformTag } from "./release-tags.js";
+import { isMutableTag, MUTABLE_TAG_FILTERS, platformTag } from "./release-tags.js";
 import { InputError } from "./validate.js";
 
 /** AWS credentials, read from Dagger secrets just before use. */
@@ -157,6 +157,11 @@ async function putTag(client: ECRClient, repository: string, digest: string, sto
   } catch (error) {
     const name = (error as { name?: string }).name;
     if (name === "ImageAlreadyExistsException" && (await findImageByTag(client, repository, tag, context)) === digest) return;
+    if ((name === "ImageAlreadyExistsException" || name === "ImageTagAlreadyExistsException") && isMutableTag(tag)) {
+      throw new AwsError(
+        `tag "${tag}" cannot move in ECR repository "${repository}": its tag mutability exclusions predate it; run setup-registry once (it makes ${MUTABLE_TAG_FILTERS.join(", ")} mutable)`,
+      );
+    }
     if (name === "ImageAlreadyExistsException" || name === "ImageTagAlreadyExistsException") {
       throw new AwsError(`tag "${tag}" already points to another image in ECR repository "${repository}" and is immutable: release tags are never moved`);
     }

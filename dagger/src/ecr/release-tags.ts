@@ -2,7 +2,9 @@
  * How a release is tagged in ECR. A release is an image index (one image per platform) tagged with the commit; every
  * platform image is tagged too, `<tag>-<os>-<arch>`, so that no part of a kept release is ever untagged (ECR's lifecycle
  * policy evaluates an index and its platform images separately, and would expire untagged platform images while their
- * index is kept). `latest` and its platform tags move; every other tag is immutable.
+ * index is kept). `latest` and its platform tags move, and so do the tags `deploy` and `rollback` keep on what each
+ * environment runs (`deployed-<env>`) and would roll back to (`rollback-<env>`), with their platform tags; every other
+ * tag is immutable.
  */
 import { InputError } from "./validate.js";
 
@@ -16,8 +18,20 @@ export const DEFAULT_PLATFORMS: ReleasePlatform[] = [...SUPPORTED_PLATFORMS];
 /** The tag that follows what `main` released (moved by the CI publish job only, or on request). */
 export const LATEST_TAG = "latest";
 
-/** Tags ECR lets move to another image (tag mutability exclusion filters, WILDCARD); all others are immutable. */
-export const MUTABLE_TAG_FILTERS = [LATEST_TAG, `${LATEST_TAG}-linux-*`];
+/** What an environment's tags mark: the release it runs, and the one `rollback` (or ECS's own rollback) would go back to. */
+export type EnvironmentTagKind = "deployed" | "rollback";
+export const ENVIRONMENT_TAG_KINDS: readonly EnvironmentTagKind[] = ["deployed", "rollback"];
+
+/** The tag `deploy`/`rollback` move onto an environment's release: `deployed-production`, `rollback-staging`. */
+export function environmentTag(kind: EnvironmentTagKind, environment: string): string {
+  return `${kind}-${environment}`;
+}
+
+/**
+ * Tags ECR lets move to another image (tag mutability exclusion filters, WILDCARD; ECR allows 1 to 5); all others are
+ * immutable. `deployed-*` and `rollback-*` cover their platform tags (`deployed-production-linux-arm64`) too.
+ */
+export const MUTABLE_TAG_FILTERS = [LATEST_TAG, `${LATEST_TAG}-linux-*`, ...ENVIRONMENT_TAG_KINDS.map((kind) => `${kind}-*`)];
 
 /** Longest tag OCI allows. */
 const MAX_TAG_LENGTH = 128;
@@ -40,8 +54,16 @@ export function isMutableTag(tag: string): boolean {
   return MUTABLE_TAG_FILTERS.some((filter) => wildcardPattern(filter).test(tag));
 }
 
-/** Checks that `tag` leaves room for its platform tags (OCI: 128 characters); returns it. */
+/** True when `tag` is one `deploy` and `rollback` own (`deployed-*`, `rollback-*`): publish may not set it. */
+export function isEnvironmentTag(tag: string): boolean {
+  return ENVIRONMENT_TAG_KINDS.some((kind) => tag.startsWith(`${kind}-`));
+}
+
+/** Checks that `tag` leaves room for its platform tags (OCI: 128 characters) and is not an environment's tag; returns it. */
 export function validateReleaseTag(tag: string): string {
+  if (isEnvironmentTag(tag)) {
+    throw new InputError(`tag ${JSON.stringify(tag)} is reserved: deploy and rollback move the deployed-<environment> and rollback-<environment> tags onto what each environment runs`);
+  }
   if (tag.length + PLATFORM_SUFFIX_LENGTH > MAX_TAG_LENGTH) {
     throw new InputError(`tag ${JSON.stringify(tag.slice(0, 40))}... is ${tag.length} characters: a release tag may have at most ${MAX_TAG_LENGTH - PLATFORM_SUFFIX_LENGTH}, to leave room for -linux-arm64`);
   }
@@ -64,4 +86,10 @@ export function validatePlatforms(platforms: string[]): ReleasePlatform[] {
   const repeated = platforms.find((platform, i) => platforms.indexOf(platform) !== i);
   if (repeated !== undefined) throw new InputError(`platform ${JSON.stringify(repeated)} is given twice: each platform once`);
   return platforms as ReleasePlatform[];
+}
+
+/** The release tag among an image's tags: not a mutable one (`latest`, `deployed-*`, ...), not a platform image's `<tag>-<os>-<arch>`. */
+export function releaseTagOf(tags: string[]): string | undefined {
+  const candidates = tags.filter((tag) => !isMutableTag(tag) && platformOfTag(tag) === undefined);
+  return candidates.find((tag) => /^[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/.test(tag)) ?? candidates[0];
 }
