@@ -5,7 +5,8 @@
  */
 import { dag, type Container, type Directory } from "@dagger.io/dagger";
 import { nodeBuildEnv } from "../stages.js";
-import { SYFT_IMAGE, TRIVY_CACHE_VOLUME, TRIVY_IMAGE } from "../versions.js";
+import { SYFT_IMAGE, TRIVY_IMAGE } from "../versions.js";
+import { DB_FETCH_ARGS, SCAN_ARGS, TRIVY_DB_DIR, dbWindow, parseDbMetadata, type TrivyDbMetadata } from "./trivy-db.js";
 import { mergeSboms, parseCycloneDx, type CycloneDx, type SbomSubject } from "./sbom.js";
 import { ALLOWLIST_PATH, formatVerdict, gate, parseAllowList, parseTrivyReport, type GateVerdict, type Severity } from "./vulnerabilities.js";
 
@@ -41,27 +42,43 @@ export async function releaseSbom(source: Directory, image: Container, subject: 
   );
 }
 
-/** Trivy with its database in the cache volume; `--exit-code 0`: the report is read and judged here. */
+/** Trivy, pinned; no update check, no progress bars. */
 function trivy(): Container {
-  return dag
-    .container()
-    .from(TRIVY_IMAGE)
-    .withMountedCache("/root/.cache/trivy", dag.cacheVolume(TRIVY_CACHE_VOLUME))
-    .withEnvVariable("TRIVY_NO_PROGRESS", "true")
-    .withEnvVariable("TRIVY_SKIP_VERSION_CHECK", "true");
+  return dag.container().from(TRIVY_IMAGE).withEnvVariable("TRIVY_NO_PROGRESS", "true").withEnvVariable("TRIVY_SKIP_VERSION_CHECK", "true");
 }
 
-/** Trivy's JSON reports of the image and of the lockfile (production dependencies only: Trivy leaves dev ones out). */
-export async function scanReports(source: Directory, image: Container): Promise<string[]> {
-  const common = ["--scanners", "vuln", "--format", "json", "--exit-code", "0"];
+/** The database one run scans with: its directory and its metadata (the date it was built). */
+export interface TrivyDb {
+  dir: Directory;
+  metadata: TrivyDbMetadata;
+}
+
+/**
+ * Fetches Trivy's database once, into the container's own filesystem (no shared cache volume: nothing another run
+ * could be writing). The fetch's inputs carry the current 6-hour window, so the engine's cache reuses it within the
+ * window and fetches again after it; identical fetches running at once are one operation in the engine.
+ */
+export async function fetchTrivyDb(now: Date): Promise<TrivyDb> {
+  const fetched = trivy().withEnvVariable("GATE_DB_WINDOW", dbWindow(now)).withExec(DB_FETCH_ARGS);
+  const metadata = parseDbMetadata(await fetched.file(`${TRIVY_DB_DIR}/metadata.json`).contents());
+  return { dir: fetched.directory(TRIVY_DB_DIR), metadata };
+}
+
+/**
+ * Trivy's JSON reports of the image and of the lockfile (production dependencies only: Trivy leaves dev ones out),
+ * both from the one fetched database: mounted (a scan's writes are discarded), never updated (`--skip-db-update`), its
+ * build date in the exec's inputs so a cached report never outlives it; scan caches in memory (no shared `fanal.db`).
+ */
+export async function scanReports(source: Directory, image: Container, db: TrivyDb): Promise<string[]> {
+  const scanner = () => trivy().withMountedDirectory(TRIVY_DB_DIR, db.dir).withEnvVariable("GATE_DB_UPDATED_AT", db.metadata.UpdatedAt);
   return Promise.all([
-    trivy()
+    scanner()
       .withMountedFile(IMAGE_TARBALL, image.asTarball())
-      .withExec(["trivy", "image", ...common, "--input", IMAGE_TARBALL])
+      .withExec(["trivy", "image", ...SCAN_ARGS, "--input", IMAGE_TARBALL])
       .stdout(),
-    trivy()
+    scanner()
       .withDirectory("/src", source, { include: ["package.json", "package-lock.json"] })
-      .withExec(["trivy", "fs", ...common, "/src"])
+      .withExec(["trivy", "fs", ...SCAN_ARGS, "/src"])
       .stdout(),
   ]);
 }
@@ -74,7 +91,8 @@ async function allowList(source: Directory): Promise<string> {
 
 /** Scans, applies the allow-list and decides; the report is the verdict's text. */
 export async function vulnerabilityGate(source: Directory, image: Container, threshold: Severity, today = new Date()): Promise<{ verdict: GateVerdict; report: string }> {
-  const [reports, list] = await Promise.all([scanReports(source, image), allowList(source)]);
+  const [db, list] = await Promise.all([fetchTrivyDb(today), allowList(source)]);
+  const reports = await scanReports(source, image, db);
   const verdict = gate(reports.flatMap(parseTrivyReport), parseAllowList(list), threshold, today);
-  return { verdict, report: formatVerdict(verdict, threshold) };
+  return { verdict, report: `${formatVerdict(verdict, threshold)}\n  database: Trivy's, built ${db.metadata.UpdatedAt}` };
 }
