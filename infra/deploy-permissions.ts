@@ -26,6 +26,14 @@ export const LOAD_BALANCER_READ_ACTIONS = [
 ];
 /** Find the release in the repository, read its manifest (platforms), ECR's scan of it and its signing status. */
 export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImageSigningStatus"];
+/** Which signing profile signs the repository: the registry's signing configuration (registry-wide: on "*"). */
+export const SIGNING_CONFIGURATION_ACTIONS = ["ecr:GetSigningConfiguration"];
+/**
+ * With enhanced scanning, ECR answers DescribeImageScanFindings from Amazon Inspector with the caller's identity, which
+ * then also needs these two (AWS: "IAM permissions required for enhanced scanning"); Inspector's list actions take no
+ * resource.
+ */
+export const ENHANCED_SCAN_ACTIONS = ["inspector2:ListFindings", "inspector2:ListCoverage"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
@@ -38,6 +46,8 @@ export const DEPLOY_ACTIONS = [
   ...DESCRIBE_TASKS_ACTIONS,
   ...LOAD_BALANCER_READ_ACTIONS,
   ...IMAGE_READ_ACTIONS,
+  ...SIGNING_CONFIGURATION_ACTIONS,
+  ...ENHANCED_SCAN_ACTIONS,
   ...PASS_ROLE_ACTIONS,
 ];
 
@@ -58,6 +68,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     statement(DESCRIBE_TASKS_ACTIONS, [arn("ecs", "task", `${cluster}/*`)]),
     statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
     statement(IMAGE_READ_ACTIONS, [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
+    statement([...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], ["*"]),
     statement(
       PASS_ROLE_ACTIONS,
       [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),

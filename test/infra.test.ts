@@ -4,7 +4,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
-import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
+import { ENHANCED_SCAN_ACTIONS, IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SERVICE_ACTIONS, SIGNING_CONFIGURATION_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 
@@ -179,6 +179,7 @@ describe("GitHub Actions identity stack", () => {
       { Action: "ecs:DescribeTasks", Effect: "Allow", Resource: ecsArn("task/hono-ecr-service-staging/*") },
       { Action: LOAD_BALANCER_READ_ACTIONS, Effect: "Allow", Resource: "*" },
       { Action: IMAGE_READ_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      { Action: [...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], Effect: "Allow", Resource: "*" },
       {
         Action: "iam:PassRole",
         Effect: "Allow",
@@ -192,7 +193,7 @@ describe("GitHub Actions identity stack", () => {
     expect(production).not.toContain("staging");
     // "*" only for actions without resource-level permissions.
     for (const statement of statements.filter((candidate) => candidate.Resource === "*")) {
-      for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS]).toContain(action);
+      for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS, ...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS]).toContain(action);
     }
   });
 

@@ -14,8 +14,8 @@ import {
 import { DescribeListenersCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AwsError } from "../../dagger/src/aws-errors.js";
-import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus, type DeployRuntime } from "../../dagger/src/deploy/deploy.js";
-import { createDeployClients, PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
+import { deployRelease, formatDeploy, formatStatus, rollbackRelease, serviceStatus } from "../../dagger/src/deploy/deploy.js";
+import { PREVIOUS_TAG, registrationInput, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
@@ -32,17 +32,19 @@ import {
   OLD_DIGEST,
   REGISTRY,
   revision,
+  rollbackAnswers,
   rollout,
   service,
   SIGNING_PROFILE,
   startVersionServer,
   target,
+  testRuntime,
   TD1,
   TD2,
   type VersionServer,
 } from "../helpers/ecs-mocks.js";
+import { iamActionOf, iamActionsOf } from "../helpers/iam.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
-import { iamActionOf } from "../helpers/iam.js";
 
 const MINUTE = 60_000;
 let version: VersionServer;
@@ -50,25 +52,6 @@ beforeAll(async () => {
   version = await startVersionServer();
 });
 afterAll(() => version.close());
-
-/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
-function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
-  const clock = { now: 0 };
-  const lines: string[] = [];
-  return {
-    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
-    now: () => clock.now,
-    sleep: (ms) => {
-      clock.now += ms;
-      return Promise.resolve();
-    },
-    log: (line) => lines.push(line),
-    fetch: globalThis.fetch,
-    pollMs: 10_000,
-    lines,
-    clock,
-  };
-}
 
 const options = { timeoutMs: 20 * MINUTE, checks: 3, severity: "CRITICAL" as const };
 const changed = () => ({ registered: ecs.commandCalls(RegisterTaskDefinitionCommand).length, updated: ecs.commandCalls(UpdateServiceCommand).length });
@@ -288,7 +271,7 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     const runtime = testRuntime();
     const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
-    expect(report.checks).toEqual([`ECR scan of sha256:${"1".repeat(64)}: 1 HIGH`, `signed by ${SIGNING_PROFILE}`]);
+    expect(report.checks).toEqual([`ECR scan of sha256:${"1".repeat(64)}: 1 HIGH`, `signed by ${SIGNING_PROFILE} (the index ${NEW_DIGEST})`]);
     expect(runtime.lines).toEqual(expect.arrayContaining([`ECR scan of sha256:${"1".repeat(64)}: PENDING`, `ECR scan of sha256:${"1".repeat(64)}: IN_PROGRESS`]));
     // The scan read is the platform image the ARM64 tasks pull, not the index.
     expect(ecr.commandCalls(DescribeImageScanFindingsCommand).at(-1)!.args[0].input.imageId).toEqual({ imageDigest: `sha256:${"1".repeat(64)}` });
@@ -323,14 +306,14 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
     rollout();
     const unsigned = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
     expect(unsigned.failure).toBe("unsigned");
-    expect(unsigned.message).toBe(`${NEW_DIGEST} has no signature in ECR: configure signing once with setup-registry --signing-profile-arn=..., then publish the release again`);
+    expect(unsigned.message).toContain(`${NEW_DIGEST} has no signature by ${SIGNING_PROFILE} on the index or on every platform manifest (ECR reports ${NEW_DIGEST}: no signature; `);
     expect(changed()).toEqual({ registered: 0, updated: 0 });
 
-    ecr.on(DescribeImageSigningStatusCommand).resolvesOnce({ signingStatuses: [{ status: "IN_PROGRESS" }] }).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
+    ecr.on(DescribeImageSigningStatusCommand).resolvesOnce({ signingStatuses: [{ status: "IN_PROGRESS", signingProfileArn: SIGNING_PROFILE }] }).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
-    expect((await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).checks).toContain(`signed by ${SIGNING_PROFILE}`);
+    expect((await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).checks).toContain(`signed by ${SIGNING_PROFILE} (the index ${NEW_DIGEST})`);
 
-    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "FAILED", failureCode: "SIGNING_PROFILE_REVOKED", failureReason: "the profile was revoked" }] });
+    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "FAILED", signingProfileArn: SIGNING_PROFILE, failureCode: "SIGNING_PROFILE_REVOKED", failureReason: "the profile was revoked" }] });
     rollout();
     await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(`ECR failed to sign ${NEW_DIGEST} (SIGNING_PROFILE_REVOKED: the profile was revoked): an unsigned image is not deployed`);
   });
@@ -338,14 +321,7 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
 
 describe("rollback and status", () => {
   it("rolls back to the revision the running one replaced, with the same checks", async () => {
-    let call = 0;
-    const answers = [
-      service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]),
-      service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]),
-    ];
-    ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-    ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+    rollbackAnswers();
     version.answers = [OLD_COMMIT];
     const report = await rollbackRelease(testRuntime(), target, options);
     expect(report).toMatchObject({ commit: OLD_COMMIT, taskDefinition: TD1, previousTaskDefinition: TD2, unchanged: false });
@@ -378,7 +354,7 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     new Set([
       ...ecs.calls().map((call) => iamActionOf("ecs", call.args[0])),
       ...elb.calls().map((call) => iamActionOf("elasticloadbalancing", call.args[0])),
-      ...ecr.calls().map((call) => iamActionOf("ecr", call.args[0])),
+      ...ecr.calls().flatMap((call) => iamActionsOf("ecr", call.args[0])),
     ]);
 
   it("a deploy that succeeds, one the circuit breaker rolls back, and a status call exactly the listed actions (a rollback calls a subset)", async () => {

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient, GetSigningConfigurationCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -26,7 +26,9 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { mockClient } from "aws-sdk-client-mock";
-import { PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import type { DeployRuntime } from "../../dagger/src/deploy/deploy.js";
+import { createDeployClients, PREVIOUS_TAG, RELEASE_TAG, serviceTarget } from "../../dagger/src/deploy/ecs.js";
+import { FAKE_CREDENTIALS } from "./moto.js";
 
 export const ecs = mockClient(ECSClient);
 export const elb = mockClient(ElasticLoadBalancingV2Client);
@@ -133,6 +135,8 @@ export function baseAnswers(address: string): void {
   // ECR's scan of the platform image: complete, nothing serious; the release signed by the pipeline's profile.
   ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
   ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
+  // The registry's signing configuration, as setup-registry writes it: this repository signed with the profile.
+  ecr.on(GetSigningConfigurationCommand).resolves({ signingConfiguration: { rules: [{ signingProfileArn: SIGNING_PROFILE, repositoryFilters: [{ filter: "hono-ecr-service", filterType: "WILDCARD_MATCH" }] }] } });
   ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
   elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG, LoadBalancerArns: [LB] }] });
   elb.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: LB, DNSName: address }] });
@@ -152,4 +156,32 @@ export function rollout(...afterUpdate: ReturnType<typeof service>[]): void {
   let call = 0;
   const answers = [STEADY, ...afterUpdate];
   ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+}
+
+/** A runtime with a fake clock: sleeping moves it on; progress lines are kept. */
+export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: number } } {
+  const clock = { now: 0 };
+  const lines: string[] = [];
+  return {
+    clients: createDeployClients("eu-west-1", FAKE_CREDENTIALS),
+    now: () => clock.now,
+    sleep: (ms) => {
+      clock.now += ms;
+      return Promise.resolve();
+    },
+    log: (line) => lines.push(line),
+    fetch: globalThis.fetch,
+    pollMs: 10_000,
+    lines,
+    clock,
+  };
+}
+
+/** A service running TD2 (deploy recorded TD1 before it) whose rollback to TD1 completes with one healthy task. */
+export function rollbackAnswers(): void {
+  let call = 0;
+  const answers = [service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
+  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0] }));
+  ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
 }
