@@ -26,7 +26,7 @@ describe("sbom and scan (fake engine)", () => {
     expect(SYFT_IMAGE).toMatch(DIGEST_PIN);
     const syft = callsEndingWith(run.engine, "stdout").find((chain) => execOf(chain)[0] === "/syft")!;
     expect(syft[1]).toEqual({ field: "from", args: { address: SYFT_IMAGE } });
-    expect(execOf(syft)).toEqual(["/syft", "scan", "oci-archive:/scan/image.tar", "--output", "cyclonedx-json"]);
+    expect(execOf(syft)).toEqual(["/syft", "scan", "oci-archive:/scan/image.tar", "--output", "cyclonedx-json@1.6"]);
     const tarball = run.engine.chainOf(String(stepNamed(syft, "withMountedFile").args.source));
     expect(tarball.at(-1)!.field).toBe("asTarball");
     expect(tarball.some((step) => step.field === "withEntrypoint")).toBe(true); // the runtime image, not a build container

@@ -7,19 +7,19 @@ import { dag, type Container, type Directory } from "@dagger.io/dagger";
 import { nodeBuildEnv } from "../stages.js";
 import { SYFT_IMAGE, TRIVY_IMAGE } from "../versions.js";
 import { DB_FETCH_ARGS, SCAN_ARGS, TRIVY_DB_DIR, dbWindow, parseDbMetadata, type TrivyDbMetadata } from "./trivy-db.js";
-import { mergeSboms, parseCycloneDx, type CycloneDx, type SbomSubject } from "./sbom.js";
+import { mergeSboms, parseCycloneDx, SBOM_SPEC_VERSION, type CycloneDx, type SbomSubject } from "./sbom.js";
 import { ALLOWLIST_PATH, formatVerdict, gate, parseAllowList, parseTrivyReport, type GateVerdict, type Severity } from "./vulnerabilities.js";
 
 const IMAGE_TARBALL = "/scan/image.tar";
 
-/** Syft's CycloneDX SBOM of `image` (as an OCI archive). */
+/** Syft's CycloneDX SBOM of `image` (as an OCI archive), pinned to the spec version the release SBOM is written in (Syft 1.46 defaults to 1.7). */
 export async function imageSbom(image: Container): Promise<CycloneDx> {
   const output = await dag
     .container()
     .from(SYFT_IMAGE)
     .withEnvVariable("SYFT_CHECK_FOR_APP_UPDATE", "false")
     .withMountedFile(IMAGE_TARBALL, image.asTarball())
-    .withExec(["/syft", "scan", `oci-archive:${IMAGE_TARBALL}`, "--output", "cyclonedx-json"])
+    .withExec(["/syft", "scan", `oci-archive:${IMAGE_TARBALL}`, "--output", `cyclonedx-json@${SBOM_SPEC_VERSION}`])
     .stdout();
   return parseCycloneDx(output, "syft");
 }
