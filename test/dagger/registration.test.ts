@@ -49,8 +49,8 @@ describe("module registration", () => {
       "serve(): Service",
       "smoke(): string",
       "sbom(platform?: Platform, commit: string = unknown): File",
-      "scan(severity: string = CRITICAL): string",
-      "ci(): string",
+      "scan(severity: string = CRITICAL): string cache=session",
+      "ci(): string cache=session",
       "aws(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Aws",
       "lifecyclePolicy(keep: integer = 5): string",
     ]);
