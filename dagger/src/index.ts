@@ -138,7 +138,7 @@ export class Pipeline {
 
   /**
    * The vulnerability gate: Trivy (pinned by digest, its database fetched once per run) scans the runtime image and the
-   * lockfile; fails on fixable vulnerabilities at or above --severity that security/vulnerability-allowlist.json does not
+   * lockfile, and the image's Node.js runtime is checked against Node's own core advisories; fails on fixable vulnerabilities at or above --severity that security/vulnerability-allowlist.json does not
    * accept, naming package, version, id and fixed version, and on any expired allow-list entry. Cached for the session
    * only: a verdict is never reused once the database it was computed with may have changed.
    *

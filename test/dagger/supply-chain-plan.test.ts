@@ -3,12 +3,13 @@
 // and what the gate decides (publish and the gate: test/dagger/publish-plan.test.ts).
 import { describe, expect, it } from "vitest";
 import { ALLOWLIST_PATH } from "../../dagger/src/supply-chain/vulnerabilities.js";
+import { NODE_ADVISORIES_URL } from "../../dagger/src/supply-chain/node-runtime.js";
 import { TRIVY_CACHE_DIR, TRIVY_DB_DIR, dbWindow } from "../../dagger/src/supply-chain/trivy-db.js";
 import { SYFT_IMAGE, TRIVY_IMAGE } from "../../dagger/src/versions.js";
 import type { Step } from "../helpers/fake-engine.js";
 import { answerNonRootUid, callsEndingWith, namedValues, runPlan, stepNamed, stepsNamed } from "../helpers/plan.js";
 import { COMMIT } from "../helpers/publish.js";
-import { answerSupplyChain } from "../helpers/supply-chain.js";
+import { answerSupplyChain, fixture } from "../helpers/supply-chain.js";
 
 const DIGEST_PIN = /^[\w./-]+:[\w.-]+@sha256:[a-f0-9]{64}$/;
 const execOf = (chain: Step[]) => (chain.filter((step) => step.field === "withExec").at(-1)?.args.args as string[] | undefined) ?? [];
@@ -107,6 +108,20 @@ describe("sbom and scan (fake engine)", () => {
     const bad = await runPlan(async (pipeline) => pipeline.scan("urgent"));
     expect(bad.error?.message).toBe('--severity="urgent" is invalid: expected one of LOW, MEDIUM, HIGH, CRITICAL');
     expect(bad.engine.rawQueries).toEqual([]);
+  });
+
+  it("scan checks the image's Node.js runtime against Node's core advisories (fetched by the engine); a vulnerable one fails the gate, naming advisory and fixed version", async () => {
+    const passing = answerSupplyChain();
+    const ok = await runPlan(async (pipeline) => pipeline.scan(), (chain) => passing(chain) ?? answerNonRootUid(chain));
+    expect(ok.error).toBeUndefined();
+    expect(ok.result).toContain("node runtime: 24.20.0 against Node.js's 9 core advisories (nodejs/security-wg), 0 apply");
+    expect(callsEndingWith(ok.engine, "contents").some((chain) => chain.at(-2)!.field === "http" && chain.at(-2)!.args.url === NODE_ADVISORIES_URL)).toBe(true);
+
+    // The same data with an advisory that the image's 24.20.0 does not have the fix for, in vuln/core's shape.
+    const advisories = { ...(JSON.parse(fixture("node-core-advisories.json")) as object), 999: { cve: ["CVE-2026-39999"], vulnerable: "24.x || 25.x", patched: "^24.20.1 || ^25.9.1", description: "written for this test", affectedEnvironments: ["all"], severity: "high" } };
+    const supply = answerSupplyChain({ nodeAdvisories: JSON.stringify(advisories) });
+    const run = await runPlan(async (pipeline) => pipeline.scan("high"), (chain) => supply(chain) ?? answerNonRootUid(chain));
+    expect(run.error?.message).toContain("blocking: HIGH CVE-2026-39999 node 24.20.0 -> 24.20.1 (node 24.20.0 (node:24.20.0-alpine3.24))");
   });
 
   it("an expired allow-list entry fails the gate", async () => {

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { NODE_ADVISORIES_URL } from "../../dagger/src/supply-chain/node-runtime.js";
 import { ALLOWLIST_PATH } from "../../dagger/src/supply-chain/vulnerabilities.js";
 import type { Answer, Step } from "./fake-engine.js";
 import { ROOT } from "./process.js";
@@ -27,6 +28,8 @@ export interface SupplyChainAnswers {
   allowList?: string;
   /** The fetched database's metadata.json (default: TRIVY_DB_METADATA). */
   dbMetadata?: string;
+  /** Node.js's core advisories, vuln/core/index.json (default: the fixture, none of which applies to the image's Node). */
+  nodeAdvisories?: string;
 }
 
 /**
@@ -49,6 +52,7 @@ export function answerSupplyChain(answers: SupplyChainAnswers = {}): (chain: Ste
     if (leaf.field === "contents" && chain.at(-2)?.field === "file" && chain.at(-2)?.args.path === "/trivy/db/metadata.json" && exec.includes("--download-db-only")) {
       return { value: answers.dbMetadata ?? TRIVY_DB_METADATA };
     }
+    if (leaf.field === "contents" && chain.at(-2)?.field === "http" && chain.at(-2)?.args.url === NODE_ADVISORIES_URL) return { value: answers.nodeAdvisories ?? fixture("node-core-advisories.json") };
     if (leaf.field === "glob" && leaf.args.pattern === ALLOWLIST_PATH) return { value: answers.allowList === undefined ? [] : [ALLOWLIST_PATH] };
     if (leaf.field === "contents" && chain.at(-2)?.field === "file" && chain.at(-2)?.args.path === ALLOWLIST_PATH) return { value: answers.allowList ?? "" };
     return undefined;

@@ -1,14 +1,16 @@
 /**
- * The supply-chain stages as containers: Syft's SBOM of an image, `npm sbom` of the bundled dependencies, and Trivy's
- * scans of the image (Alpine packages, the node binary) and of the lockfile (the npm packages the bundle inlines, which
- * an image scan cannot see). The decisions are in ./vulnerabilities.ts and ./sbom.ts.
+ * The supply-chain stages as containers: Syft's SBOM of an image, `npm sbom` of the bundled dependencies, Trivy's
+ * scans of the image (Alpine packages) and of the lockfile (the npm packages the bundle inlines, which an image scan
+ * cannot see), and the Node.js runtime against Node's own advisories (no scanner here matches the tarball-installed
+ * node). The decisions are in ./vulnerabilities.ts, ./node-runtime.ts and ./sbom.ts.
  */
 import { dag, type Container, type Directory } from "@dagger.io/dagger";
 import { nodeBuildEnv } from "../stages.js";
-import { SYFT_IMAGE, TRIVY_IMAGE } from "../versions.js";
+import { NODE_IMAGE_TAG, SYFT_IMAGE, TRIVY_IMAGE } from "../versions.js";
+import { NODE_ADVISORIES_URL, nodeRuntimeFindings, nodeVersionOfTag, parseNodeAdvisories } from "./node-runtime.js";
 import { DB_FETCH_ARGS, SCAN_ARGS, TRIVY_DB_DIR, dbWindow, parseDbMetadata, type TrivyDbMetadata } from "./trivy-db.js";
 import { mergeSboms, parseCycloneDx, SBOM_SPEC_VERSION, type CycloneDx, type SbomSubject } from "./sbom.js";
-import { ALLOWLIST_PATH, formatVerdict, gate, parseAllowList, parseTrivyReport, type GateVerdict, type Severity } from "./vulnerabilities.js";
+import { ALLOWLIST_PATH, formatVerdict, gate, parseAllowList, parseTrivyReport, type Finding, type GateVerdict, type Severity } from "./vulnerabilities.js";
 
 const IMAGE_TARBALL = "/scan/image.tar";
 
@@ -89,10 +91,21 @@ async function allowList(source: Directory): Promise<string> {
   return entries.length > 0 ? source.file(ALLOWLIST_PATH).contents() : '{"entries": []}';
 }
 
-/** Scans, applies the allow-list and decides; the report is the verdict's text. */
+/**
+ * Node.js's core advisories (nodejs/security-wg vuln/core/index.json), fetched by the engine like any other input;
+ * the findings of the image's Node.js runtime (NODE_IMAGE_TAG: the runtime image starts from it) among them.
+ */
+export async function nodeRuntimeCheck(): Promise<{ findings: Finding[]; summary: string }> {
+  const version = nodeVersionOfTag(NODE_IMAGE_TAG);
+  const advisories = parseNodeAdvisories(await dag.http(NODE_ADVISORIES_URL).contents());
+  const findings = nodeRuntimeFindings(version, advisories, `node ${version} (${NODE_IMAGE_TAG})`);
+  return { findings, summary: `node runtime: ${version} against Node.js's ${Object.keys(advisories).length} core advisories (nodejs/security-wg), ${findings.length} apply` };
+}
+
+/** Scans, checks the Node.js runtime, applies the allow-list and decides; the report is the verdict's text. */
 export async function vulnerabilityGate(source: Directory, image: Container, threshold: Severity, today = new Date()): Promise<{ verdict: GateVerdict; report: string }> {
-  const [db, list] = await Promise.all([fetchTrivyDb(today), allowList(source)]);
+  const [db, list, node] = await Promise.all([fetchTrivyDb(today), allowList(source), nodeRuntimeCheck()]);
   const reports = await scanReports(source, image, db);
-  const verdict = gate(reports.flatMap(parseTrivyReport), parseAllowList(list), threshold, today);
-  return { verdict, report: `${formatVerdict(verdict, threshold)}\n  database: Trivy's, built ${db.metadata.UpdatedAt}` };
+  const verdict = gate([...reports.flatMap(parseTrivyReport), ...node.findings], parseAllowList(list), threshold, today);
+  return { verdict, report: `${formatVerdict(verdict, threshold)}\n  database: Trivy's, built ${db.metadata.UpdatedAt}\n  ${node.summary}` };
 }
