@@ -44,6 +44,14 @@ export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "e
  * Authorization Reference, Amazon ECR), so this is as narrow as IAM allows.
  */
 export const RETAG_ACTIONS = ["ecr:PutImage"];
+/** Which signing profile signs the repository: the registry's signing configuration (registry-wide: on "*"). */
+export const SIGNING_CONFIGURATION_ACTIONS = ["ecr:GetSigningConfiguration"];
+/**
+ * With enhanced scanning, ECR answers DescribeImageScanFindings from Amazon Inspector with the caller's identity, which
+ * then also needs these two (AWS: "IAM permissions required for enhanced scanning"); Inspector's list actions take no
+ * resource.
+ */
+export const ENHANCED_SCAN_ACTIONS = ["inspector2:ListFindings", "inspector2:ListCoverage"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
@@ -60,6 +68,8 @@ export const DEPLOY_ACTIONS = [
     ...LOAD_BALANCER_READ_ACTIONS,
     ...IMAGE_READ_ACTIONS,
     ...RETAG_ACTIONS,
+    ...SIGNING_CONFIGURATION_ACTIONS,
+    ...ENHANCED_SCAN_ACTIONS,
     ...PASS_ROLE_ACTIONS,
   ]),
 ];
@@ -82,6 +92,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     statement(DESCRIBE_TASKS_ACTIONS, [arn("ecs", "task", `${cluster}/*`)]),
     statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
     statement([...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
+    statement([...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], ["*"]),
     statement(
       PASS_ROLE_ACTIONS,
       [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),

@@ -8,7 +8,7 @@ import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { ENVIRONMENTS } from "../infra/environments.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
-import { IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, SERVICE_TAG_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
+import { ENHANCED_SCAN_ACTIONS, IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, SERVICE_TAG_ACTIONS, SIGNING_CONFIGURATION_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack, ROLE_WORKFLOWS } from "../infra/github-actions-identity-stack.js";
 import { ROOT } from "./helpers/process.js";
@@ -253,6 +253,7 @@ describe("GitHub Actions identity stack", () => {
       { Action: LOAD_BALANCER_READ_ACTIONS, Effect: "Allow", Resource: "*" },
       // Re-tagging (deployed-<env>, rollback-<env>) in its repository and nothing more: no layer upload, no delete.
       { Action: [...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], Effect: "Allow", Resource: REPOSITORY_ARN },
+      { Action: [...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], Effect: "Allow", Resource: "*" },
       {
         Action: "iam:PassRole",
         Effect: "Allow",
@@ -266,7 +267,7 @@ describe("GitHub Actions identity stack", () => {
     expect(production).not.toContain("staging");
     // "*" only for actions without resource-level permissions.
     for (const statement of statements.filter((candidate) => candidate.Resource === "*")) {
-      for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS]).toContain(action);
+      for (const action of ([] as string[]).concat(statement.Action)) expect([...TASK_DEFINITION_ACTIONS, "ecs:ListTasks", ...LOAD_BALANCER_READ_ACTIONS, ...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS]).toContain(action);
     }
   });
 

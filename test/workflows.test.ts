@@ -196,6 +196,10 @@ describe("workflow structure", () => {
     const step = job.steps.find((candidate) => candidate.id === "rollback")!;
     expect(step.env).toMatchObject({ ENVIRONMENT: "${{ inputs.environment }}" });
     expect(step.with!.args).toContain('rollback --environment="$ENVIRONMENT"');
+    // In an incident, a reason passes the checks that cannot pass; through env:, empty by default (every check applies).
+    expect(rollback.on.workflow_dispatch!.inputs!.incident_reason).toMatchObject({ type: "string", required: false, default: "" });
+    expect(step.env).toMatchObject({ INCIDENT_REASON: "${{ inputs.incident_reason }}" });
+    for (const flag of ["allow-unscanned", "allow-unsigned", "allow-vulnerable"]) expect(step.with!.args).toContain(`\${INCIDENT_REASON:+--${flag}="$INCIDENT_REASON"}`);
   });
 
   it("pins every action by full commit SHA, its release in a comment (Dependabot keeps both), one pin per action", () => {

@@ -36,6 +36,12 @@ export function translateAwsError(error: unknown, action: string, context: CallC
   const about = context.repository ? ` on repository "${context.repository}"` : context.resource ? ` on ${context.resource}` : "";
   const where = `${about} in ${context.region}`;
   if (name === "AccessDeniedException" || name === "AccessDenied") {
+    // A call can need another service's action too (DescribeImageScanFindings with enhanced scanning needs
+    // inspector2:ListFindings): AWS's message names the action it denied; that is the one to grant.
+    const denied = /not authorized to perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)/.exec(said ?? "")?.[1];
+    if (denied && denied !== action) {
+      return new AwsError(`AWS denied ${denied} (needed by ${action})${where}: grant ${denied} to the IAM role or user (README, "IAM permissions"). AWS said: ${said}`);
+    }
     return new AwsError(`AWS denied ${action}${where}: grant ${action} to the IAM role or user (README, "IAM permissions"). AWS said: ${said}`);
   }
   if (name === "RepositoryNotFoundException") {

@@ -10,7 +10,7 @@ import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, realRuntime, rollbackRelease, type DeployOptions } from "./deploy/deploy.js";
 import { formatStatus, serviceStatus } from "./deploy/status.js";
-import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateReason, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
+import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
 import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -238,10 +238,11 @@ export class Aws {
    * SUCCESSFUL in the service-deployment API (every lifecycle stage, BAKE_TIME included) with the PRIMARY deployment on
    * the new revision, the new tasks are healthy in the target group and GET /version answers the release's commit N times in a
    * row. Before any change it awaits ECR's scan of the image (findings at or above --severity refuse it unless
-   * --allow-vulnerable gives a reason) and its signature (an unsigned image is refused). Deploys only move forward: a
-   * release ECR received before the running one, or after a rollback the release rolled back from (or an older one), is
-   * refused unless --allow-older gives a reason. A circuit-breaker or alarm rollback, a timeout, a missing image or the
-   * wrong architecture fail, naming the cause.
+   * --allow-vulnerable gives a reason; no scan result, unless --allow-unscanned does) and its signature by the
+   * registry's signing profile (an unsigned image is refused). Deploys only move forward: a release ECR received before
+   * the running one, or after a rollback the release rolled back from (or an older one), is refused unless
+   * --allow-older gives a reason. A circuit-breaker or alarm rollback, a timeout, a missing image or the wrong
+   * architecture fail, naming the cause.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN deploy --environment=staging --commit=$(git rev-parse HEAD)`
    */
@@ -263,19 +264,22 @@ export class Aws {
     severity = "CRITICAL",
     /** Deploy despite such findings, giving the reason (printed in the report and the job summary). */
     allowVulnerable?: string,
+    /** Deploy although ECR has no scan result and will get none (scan expired, image unsupported or archived, never scanned, quota), giving the reason (printed). */
+    allowUnscanned?: string,
     /** Deploy a release older than the running one (or than the one a rollback left), giving the reason (printed). */
     allowOlder?: string,
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
     const choice = parseImageChoice(image, commit, this.region);
-    const options = { ...this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable), ...(allowOlder !== undefined ? { allowOlder: validateReason("allow-older", allowOlder) } : {}) };
+    const options = this.deployOptions(timeoutMinutes, checks, url, severity, { allowVulnerable, allowUnscanned, allowOlder });
     const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
     return formatDeploy(await deployRelease(runtime, target, choice, options), "deployed");
   }
 
   /**
    * Rolls an environment back to the task definition revision that ran before the current one (recorded by deploy),
-   * with the same checks as deploy.
+   * with the same checks as deploy; a check that cannot pass (an expired scan, a rotated signing profile) is passed
+   * with --allow-unscanned / --allow-unsigned and a reason, printed in the report: an incident is never blocked.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN rollback --environment=production`
    */
@@ -293,9 +297,13 @@ export class Aws {
     severity = "CRITICAL",
     /** Roll back despite such findings, giving the reason. */
     allowVulnerable?: string,
+    /** Roll back although ECR has no scan result for the image (e.g. its scan expired), giving the reason (printed). */
+    allowUnscanned?: string,
+    /** Roll back although the signature check cannot pass (e.g. the signing profile was rotated since that release), giving the reason (printed). */
+    allowUnsigned?: string,
   ): Promise<string> {
     const target = serviceTarget(validateEnvironmentName(environment), this.region);
-    const options = this.deployOptions(timeoutMinutes, checks, url, severity, allowVulnerable);
+    const options = this.deployOptions(timeoutMinutes, checks, url, severity, { allowVulnerable, allowUnscanned, allowUnsigned });
     const runtime = realRuntime(createDeployClients(this.region, await this.credentials()));
     return formatDeploy(await rollbackRelease(runtime, target, options), "rolled back");
   }
@@ -319,19 +327,28 @@ export class Aws {
     return asJson ? JSON.stringify(report, null, 2) : formatStatus(report);
   }
 
-  /** The deploy options after each value is checked. */
-  private deployOptions(timeoutMinutes: number | undefined, checks: number, url: string | undefined, severity: string, allowVulnerable: string | undefined): DeployOptions {
+  /** The deploy options after each value is checked; every override needs a reason of at least 10 characters. */
+  private deployOptions(timeoutMinutes: number | undefined, checks: number, url: string | undefined, severity: string, overrides: Overrides): DeployOptions {
     const serviceUrl = validateServiceUrl(url);
-    if (allowVulnerable !== undefined) validateReason("allow-vulnerable", allowVulnerable);
+    const reasons: Overrides = {};
+    for (const [name, reason] of Object.entries(overrides) as [keyof Overrides, string | undefined][]) {
+      if (reason === undefined) continue;
+      if (reason.trim().length < 10) throw new InputError(`--${OVERRIDE_FLAGS[name]}=${JSON.stringify(reason)} is too short: give the reason the risk is accepted (at least 10 characters)`);
+      reasons[name] = reason.trim();
+    }
     return {
       ...(timeoutMinutes !== undefined ? { timeoutMs: validateCount("timeout-minutes", timeoutMinutes, 1, MAX_TIMEOUT_MINUTES) * 60_000 } : {}),
       checks: validateCount("checks", checks, 1, MAX_CHECKS),
       severity: validateSeverity(severity),
       ...(serviceUrl !== undefined ? { url: serviceUrl } : {}),
-      ...(allowVulnerable !== undefined ? { allowVulnerable: allowVulnerable.trim() } : {}),
+      ...reasons,
     };
   }
 }
+
+/** The checks deploy and rollback may be told to pass, each with a reason. */
+type Overrides = Pick<DeployOptions, "allowVulnerable" | "allowUnscanned" | "allowUnsigned" | "allowOlder">;
+const OVERRIDE_FLAGS: Record<keyof Overrides, string> = { allowVulnerable: "allow-vulnerable", allowUnscanned: "allow-unscanned", allowUnsigned: "allow-unsigned", allowOlder: "allow-older" };
 
 const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 

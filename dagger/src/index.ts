@@ -137,13 +137,14 @@ export class Pipeline {
   }
 
   /**
-   * The vulnerability gate: Trivy (pinned by digest, its database in a cache volume) scans the runtime image and the
-   * lockfile; fails on fixable vulnerabilities at or above --severity that security/vulnerability-allowlist.json does not
-   * accept, naming package, version, id and fixed version, and on any expired allow-list entry.
+   * The vulnerability gate: Trivy (pinned by digest, its database fetched once per run) scans the runtime image and the
+   * lockfile, and the image's Node.js runtime is checked against Node's own core advisories; fails on fixable vulnerabilities at or above --severity that security/vulnerability-allowlist.json does not
+   * accept, naming package, version, id and fixed version, and on any expired allow-list entry. Cached for the session
+   * only: a verdict is never reused once the database it was computed with may have changed.
    *
    * Example: `dagger call scan --severity=HIGH`
    */
-  @func()
+  @func({ cache: "session" })
   async scan(
     /** Lowest severity that fails the gate: LOW, MEDIUM, HIGH or CRITICAL. */
     severity = "CRITICAL",
@@ -160,7 +161,7 @@ export class Pipeline {
    *
    * Example: `dagger call ci`
    */
-  @func()
+  @func({ cache: "session" })
   async ci(): Promise<string> {
     const buildAndSmoke = async () => {
       const native = await dag.defaultPlatform();

@@ -20,9 +20,6 @@ export const NODE_IMAGE = `${NODE_IMAGE_TAG}@${NODE_IMAGE_DIGEST}`;
 export const TRIVY_IMAGE = "aquasec/trivy:0.69.3@sha256:bcc376de8d77cfe086a917230e818dc9f8528e3c852f7b1aff648949b6258d1c";
 export const SYFT_IMAGE = "anchore/syft:v1.46.0@sha256:473a60e3a58e29aca3aedb3e99e787bb4ef273917e44d10fcbea4330a07320bb";
 
-/** Cache volume of Trivy's vulnerability database (downloaded once, refreshed by Trivy when it is older than a day). */
-export const TRIVY_CACHE_VOLUME = "trivy-db";
-
 /** The port the service listens on inside the image (its `PORT` default). */
 export const SERVICE_PORT = 8080;
 

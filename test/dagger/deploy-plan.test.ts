@@ -59,7 +59,7 @@ describe("aws deploy, rollback, status (fake engine, mocked AWS)", () => {
         `  task definition: ${TD2} (before: ${TD1})`,
         `  url:             http://${version.address}`,
         `  checked:         ECR scan of sha256:${"1".repeat(64)}: 2 LOW`,
-        `  checked:         signed by ${SIGNING_PROFILE}`,
+        `  checked:         signed by ${SIGNING_PROFILE} (the index ${NEW_DIGEST})`,
       ].join("\n"),
     );
     // The engine was asked for the credentials' plaintext, nothing else (no container, no exec).

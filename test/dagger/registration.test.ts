@@ -49,8 +49,8 @@ describe("module registration", () => {
       "serve(): Service",
       "smoke(): string",
       "sbom(platform?: Platform, commit: string = unknown): File",
-      "scan(severity: string = CRITICAL): string",
-      "ci(): string",
+      "scan(severity: string = CRITICAL): string cache=session",
+      "ci(): string cache=session",
       "aws(region: string, accessKeyId: Secret, secretAccessKey: Secret, sessionToken?: Secret): Aws",
       "lifecyclePolicy(keep: integer = 5): string",
     ]);
@@ -61,8 +61,8 @@ describe("module registration", () => {
       "publish(repository: string, git: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = , severity: string = CRITICAL): string cache=never",
       "setupRegistry(repository: string, keep: integer = 5, signingProfileArn?: string): string cache=never",
       "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
-      "deploy(environment: string, image?: string, commit?: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowOlder?: string): string cache=never",
-      "rollback(environment: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string): string cache=never",
+      "deploy(environment: string, image?: string, commit?: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowUnscanned?: string, allowOlder?: string): string cache=never",
+      "rollback(environment: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowUnscanned?: string, allowUnsigned?: string): string cache=never",
       "status(environment: string, format: string = text): string cache=never",
     ]);
   });

@@ -47,8 +47,8 @@ import {
   testRuntime,
   useMockedDeploy,
 } from "../helpers/ecs-mocks.js";
+import { iamActionOf, iamActionsOf } from "../helpers/iam.js";
 import { FAKE_CREDENTIALS } from "../helpers/moto.js";
-import { iamActionOf } from "../helpers/iam.js";
 
 const MINUTE = 60_000;
 const mocked = useMockedDeploy();
@@ -272,7 +272,7 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
     const runtime = testRuntime();
     const report = await deployRelease(runtime, target, { commit: NEW_COMMIT }, options);
-    expect(report.checks).toEqual([`ECR scan of sha256:${"1".repeat(64)}: 1 HIGH`, `signed by ${SIGNING_PROFILE}`]);
+    expect(report.checks).toEqual([`ECR scan of sha256:${"1".repeat(64)}: 1 HIGH`, `signed by ${SIGNING_PROFILE} (the index ${NEW_DIGEST})`]);
     expect(runtime.lines).toEqual(expect.arrayContaining([`ECR scan of sha256:${"1".repeat(64)}: PENDING`, `ECR scan of sha256:${"1".repeat(64)}: IN_PROGRESS`]));
     // The scan read is the platform image the ARM64 tasks pull, not the index.
     expect(ecr.commandCalls(DescribeImageScanFindingsCommand).at(-1)!.args[0].input.imageId).toEqual({ imageDigest: `sha256:${"1".repeat(64)}` });
@@ -307,14 +307,14 @@ describe("deploy: ECR's scan and the signature, before anything changes", () => 
     rollout();
     const unsigned = (await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options).catch((e: unknown) => e)) as DeployError;
     expect(unsigned.failure).toBe("unsigned");
-    expect(unsigned.message).toBe(`${NEW_DIGEST} has no signature in ECR: configure signing once with setup-registry --signing-profile-arn=..., then publish the release again`);
+    expect(unsigned.message).toContain(`${NEW_DIGEST} has no signature by ${SIGNING_PROFILE} on the index or on every platform manifest (ECR reports ${NEW_DIGEST}: no signature; `);
     expect(changed()).toEqual({ registered: 0, updated: 0 });
 
-    ecr.on(DescribeImageSigningStatusCommand).resolvesOnce({ signingStatuses: [{ status: "IN_PROGRESS" }] }).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
+    ecr.on(DescribeImageSigningStatusCommand).resolvesOnce({ signingStatuses: [{ status: "IN_PROGRESS", signingProfileArn: SIGNING_PROFILE }] }).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
     rollout(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
-    expect((await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).checks).toContain(`signed by ${SIGNING_PROFILE}`);
+    expect((await deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).checks).toContain(`signed by ${SIGNING_PROFILE} (the index ${NEW_DIGEST})`);
 
-    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "FAILED", failureCode: "SIGNING_PROFILE_REVOKED", failureReason: "the profile was revoked" }] });
+    ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "FAILED", signingProfileArn: SIGNING_PROFILE, failureCode: "SIGNING_PROFILE_REVOKED", failureReason: "the profile was revoked" }] });
     rollout();
     await expect(deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options)).rejects.toThrow(`ECR failed to sign ${NEW_DIGEST} (SIGNING_PROFILE_REVOKED: the profile was revoked): an unsigned image is not deployed`);
   });
@@ -355,7 +355,7 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     new Set([
       ...ecs.calls().map((call) => iamActionOf("ecs", call.args[0])),
       ...elb.calls().map((call) => iamActionOf("elasticloadbalancing", call.args[0])),
-      ...ecr.calls().map((call) => iamActionOf("ecr", call.args[0])),
+      ...ecr.calls().flatMap((call) => iamActionsOf("ecr", call.args[0])),
     ]);
 
   it("a deploy that succeeds, one the circuit breaker rolls back, a status call and a rollback after a stack update call exactly the listed actions", async () => {

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr";
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand, ECRClient, GetSigningConfigurationCommand, PutImageCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServiceDeploymentsCommand,
   DescribeServicesCommand,
@@ -150,6 +150,8 @@ export function baseAnswers(address: string): void {
   // ECR's scan of the platform image: complete, nothing serious; the release signed by the pipeline's profile.
   ecr.on(DescribeImageScanFindingsCommand).resolves({ imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 2 }, findings: [] } });
   ecr.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: [{ status: "COMPLETE", signingProfileArn: SIGNING_PROFILE }] });
+  // The registry's signing configuration, as setup-registry writes it: this repository signed with the profile.
+  ecr.on(GetSigningConfigurationCommand).resolves({ signingConfiguration: { rules: [{ signingProfileArn: SIGNING_PROFILE, repositoryFilters: [{ filter: "hono-ecr-service", filterType: "WILDCARD_MATCH" }] }] } });
   ecr.on(BatchGetImageCommand).resolves({ images: [{ imageManifest: INDEX(["linux/amd64", "linux/arm64"]), registryId: "123456789012" }] });
   // Re-tagging (deployed-<env>, rollback-<env>): PutImage of a stored manifest.
   ecr.on(PutImageCommand).resolves({});

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { NODE_ADVISORIES_URL } from "../../dagger/src/supply-chain/node-runtime.js";
 import { ALLOWLIST_PATH } from "../../dagger/src/supply-chain/vulnerabilities.js";
 import type { Answer, Step } from "./fake-engine.js";
 import { ROOT } from "./process.js";
@@ -25,7 +26,17 @@ export interface SupplyChainAnswers {
   lockfileReport?: string;
   /** The allow-list file's text; undefined: the repository has none. */
   allowList?: string;
+  /** The fetched database's metadata.json (default: TRIVY_DB_METADATA). */
+  dbMetadata?: string;
+  /** Node.js's core advisories, vuln/core/index.json (default: the fixture, none of which applies to the image's Node). */
+  nodeAdvisories?: string;
 }
+
+/**
+ * `<cache-dir>/db/metadata.json` after `trivy image --download-db-only`, in the shape of aquasecurity/trivy v0.69.3
+ * pkg/version/testdata/testcache/db/metadata.json (written here; NextUpdate is UpdatedAt + 6 h, as trivy-db builds).
+ */
+export const TRIVY_DB_METADATA = JSON.stringify({ Version: 2, NextUpdate: "2026-11-27T12:10:31.5Z", UpdatedAt: "2026-11-27T06:10:31.5Z", DownloadedAt: "2026-11-27T07:02:11.1Z" });
 
 /** A resolver for the supply-chain stages; undefined for everything else. */
 export function answerSupplyChain(answers: SupplyChainAnswers = {}): (chain: Step[]) => Answer | undefined {
@@ -38,6 +49,10 @@ export function answerSupplyChain(answers: SupplyChainAnswers = {}): (chain: Ste
       if (exec[0] === "trivy" && exec[1] === "image") return { value: answers.imageReport ?? fixture("trivy-image-report.json") };
       if (exec[0] === "trivy" && exec[1] === "fs") return { value: answers.lockfileReport ?? fixture("trivy-lockfile-report.json") };
     }
+    if (leaf.field === "contents" && chain.at(-2)?.field === "file" && chain.at(-2)?.args.path === "/trivy/db/metadata.json" && exec.includes("--download-db-only")) {
+      return { value: answers.dbMetadata ?? TRIVY_DB_METADATA };
+    }
+    if (leaf.field === "contents" && chain.at(-2)?.field === "http" && chain.at(-2)?.args.url === NODE_ADVISORIES_URL) return { value: answers.nodeAdvisories ?? fixture("node-core-advisories.json") };
     if (leaf.field === "glob" && leaf.args.pattern === ALLOWLIST_PATH) return { value: answers.allowList === undefined ? [] : [ALLOWLIST_PATH] };
     if (leaf.field === "contents" && chain.at(-2)?.field === "file" && chain.at(-2)?.args.path === ALLOWLIST_PATH) return { value: answers.allowList ?? "" };
     return undefined;

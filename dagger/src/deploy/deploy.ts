@@ -34,7 +34,7 @@ import { previousRevision } from "./history.js";
 import { checkReleaseOrder, freezeTag, frozenAgainst, ROLLED_BACK_FROM_TAG, type PushedImage } from "./order.js";
 import { marksOf, markEnvironment } from "./retention.js";
 import { bakeMinutes, DEFAULT_ROLLOUT_MINUTES, followRollout, ONGOING_STATUSES, shortId } from "./rollout.js";
-import { awaitScanFindings, awaitSignature } from "../supply-chain/registry-checks.js";
+import { awaitScanFindings, awaitSignature, expectedSigningProfiles } from "../supply-chain/registry-checks.js";
 import type { Severity } from "../supply-chain/vulnerabilities.js";
 import type { ImageChoice } from "./validate.js";
 import { waitForHealthyTargets, waitForVersion } from "./verify.js";
@@ -50,6 +50,10 @@ export interface DeployOptions {
   severity: Severity;
   /** Deploy despite findings at or above `severity`, for this reason (printed in the report). */
   allowVulnerable?: string;
+  /** Deploy although ECR has no scan result and will not get one (expired, unsupported, never scanned), for this reason. */
+  allowUnscanned?: string;
+  /** Rollback only: roll back although the signature check cannot pass (e.g. the signing profile was rotated since), for this reason. */
+  allowUnsigned?: string;
   /** Deploy a release older than the running one, or than the one a rollback left behind, for this reason (order.ts). */
   allowOlder?: string;
 }
@@ -96,6 +100,8 @@ interface Release {
   repository: string;
   /** The image the tasks pull for their architecture: the index's platform image, or the image itself. */
   platformDigest: string;
+  /** Every platform image of the index (none for a single image). */
+  platformDigests: string[];
   /** When ECR received it: the order releases go in. */
   pushedAt?: Date;
 }
@@ -161,7 +167,7 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
     if (!tagged) runtime.log(`warning: ${digest} is a single-platform image without a platform tag: its architecture cannot be checked before ECS pulls it`);
   }
   const platformDigest = entries?.find((entry) => entry.platform === `linux/${architecture}`)?.digest ?? digest;
-  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest, ...(detail.imagePushedAt ? { pushedAt: detail.imagePushedAt } : {}) };
+  return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest, platformDigests: entries?.map((entry) => entry.digest) ?? [], ...(detail.imagePushedAt ? { pushedAt: detail.imagePushedAt } : {}) };
 }
 
 /** The image the service runs now, with its push time when ECR still has it. */
@@ -182,27 +188,44 @@ async function checkOrder(runtime: DeployRuntime, target: ServiceTarget, current
 
 /**
  * What ECR says of the release before it runs: its scan of the image the tasks pull (awaited; findings at or above the
- * threshold refuse it unless accepted with a reason) and its signature (awaited; an unsigned image is refused).
+ * threshold, or no scan result at all, refuse it unless accepted with a reason) and its signature by the registry's
+ * signing profile (awaited; refused, except that a rollback may pass it with a reason: it only returns to a release
+ * that already ran). Every override is printed in the report.
  */
-async function checkRelease(runtime: DeployRuntime, target: ServiceTarget, release: Release, options: Resolved): Promise<string[]> {
+async function checkRelease(runtime: DeployRuntime, target: ServiceTarget, release: Release, options: Resolved, verb: "deploy" | "roll back"): Promise<string[]> {
   const clock = { now: runtime.now, sleep: runtime.sleep, log: runtime.log, pollMs: runtime.pollMs, deadline: runtime.now() + options.timeoutMs };
   const context = { region: target.region, repository: release.repository };
-  const [scan, signer] = await Promise.all([
-    awaitScanFindings(runtime.clients.ecr, release.repository, release.platformDigest, options.severity, clock, context),
-    awaitSignature(runtime.clients.ecr, release.repository, release.digest, clock, context),
-  ]);
-  const counts = Object.entries(scan.counts).map(([severity, count]) => `${count} ${severity}`).join(", ") || "no findings";
-  const lines = [`ECR scan of ${scan.digest}: ${counts}`];
-  if (scan.serious.length > 0) {
-    if (options.allowVulnerable === undefined) {
-      throw new DeployError(
-        "vulnerable",
-        `ECR's scan of ${scan.digest} found ${scan.serious.length} at ${options.severity} or above: ${scan.serious.join("; ")}. Nothing was changed; to deploy anyway pass --allow-vulnerable="<why the risk is accepted>"`,
-      );
+  const signature = async (): Promise<string> => {
+    try {
+      const expected = await expectedSigningProfiles(runtime.clients.ecr, release.repository, context);
+      const signed = await awaitSignature(runtime.clients.ecr, release.repository, { digest: release.digest, platformDigests: release.platformDigests }, expected, clock, context);
+      return `signed by ${signed.profile} (${signed.on})`;
+    } catch (error) {
+      if (!(error instanceof DeployError) || error.failure !== "unsigned" || verb !== "roll back") throw error;
+      if (options.allowUnsigned === undefined) throw new DeployError("unsigned", `${error.message}. Nothing was changed; to roll back anyway pass --allow-unsigned="<why>"`);
+      return `rolled back without a valid signature (${error.message}), because: ${options.allowUnsigned}`;
     }
-    lines.push(`deployed despite ${scan.serious.length} finding(s) at ${options.severity} or above (${scan.serious.join("; ")}), because: ${options.allowVulnerable}`);
+  };
+  const [scan, signer] = await Promise.all([awaitScanFindings(runtime.clients.ecr, release.repository, release.platformDigest, options.severity, clock, context), signature()]);
+  const lines: string[] = [];
+  if (!scan.scanned) {
+    const why = `ECR has no scan result for ${scan.digest}: ${scan.status}: ${scan.meaning}`;
+    if (options.allowUnscanned === undefined) throw new DeployError("not-scanned", `${why}. Nothing was changed; to ${verb} anyway pass --allow-unscanned="<why the image is trusted unscanned>"`);
+    lines.push(`${verb === "deploy" ? "deployed" : "rolled back"} unscanned (${why}), because: ${options.allowUnscanned}`);
+  } else {
+    const counts = Object.entries(scan.counts).map(([severity, count]) => `${count} ${severity}`).join(", ") || "no findings";
+    lines.push(`ECR scan of ${scan.digest}: ${counts}`);
+    if (scan.serious.length > 0) {
+      if (options.allowVulnerable === undefined) {
+        throw new DeployError(
+          "vulnerable",
+          `ECR's scan of ${scan.digest} found ${scan.serious.length} at ${options.severity} or above: ${scan.serious.join("; ")}. Nothing was changed; to ${verb} anyway pass --allow-vulnerable="<why the risk is accepted>"`,
+        );
+      }
+      lines.push(`${verb === "deploy" ? "deployed" : "rolled back"} despite ${scan.serious.length} finding(s) at ${options.severity} or above (${scan.serious.join("; ")}), because: ${options.allowVulnerable}`);
+    }
   }
-  lines.push(`signed by ${signer}`);
+  lines.push(signer);
   for (const line of lines) runtime.log(`${target.environment}: ${line}`);
   return lines;
 }
@@ -311,7 +334,7 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
   }
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const order = await checkOrder(runtime, target, current, release, options.allowOlder);
-  const checks = [...order.lines, ...(await checkRelease(runtime, target, release, options))];
+  const checks = [...order.lines, ...(await checkRelease(runtime, target, release, options, "deploy"))];
   await markBothEnds(runtime, target, current, release);
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
@@ -334,7 +357,7 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   runtime.log(`${target.environment}: rollback target ${previousArn} (${how})`);
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
   const url = await serviceUrl(runtime, target, current.service, options.url);
-  const checks = await checkRelease(runtime, target, release, options);
+  const checks = await checkRelease(runtime, target, release, options, "roll back");
   // Frozen before the service moves: a deploy queued behind this rollback must not put the release back. A freeze
   // already there against a later release stays (a second rollback must not unfreeze the first one's release).
   const leaving = await runningImage(runtime, target, current);

@@ -81,9 +81,3 @@ export function validateStatusFormat(format: string): (typeof STATUS_FORMATS)[nu
   if (!known) throw new InputError(`--format=${JSON.stringify(format)} is invalid: expected ${STATUS_FORMATS.join(" or ")}`);
   return known;
 }
-
-/** An override's reason (`--allow-vulnerable`, `--allow-older`): at least 10 characters of why, printed in the report. */
-export function validateReason(flag: string, reason: string): string {
-  if (reason.trim().length < 10) throw new InputError(`--${flag}=${JSON.stringify(reason)} is too short: give the reason the risk is accepted (at least 10 characters)`);
-  return reason.trim();
-}
