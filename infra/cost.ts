@@ -25,13 +25,17 @@ export const PRICES = {
   customMetricMonth: 0.3,
   dashboardMonth: 3,
   s3GbMonth: 0.023,
+  /** Public IPv4 address, per address-hour (since 2024-02-01; Amazon VPC pricing page): an internet-facing ALB holds one per AZ. */
+  publicIpv4Hour: 0.005,
+  /** VPC flow logs to CloudWatch Logs: vended-logs ingestion per GB (first tier; Amazon CloudWatch pricing page, "Vended Logs"). */
+  vendedLogsIngestedGb: 0.5,
 };
 
 /** Hours in the average month. */
 export const HOURS_PER_MONTH = 730;
 
 /** What the estimate assumes about traffic, per environment (no traffic is free of ALB hours and endpoint hours). */
-export const ASSUMPTIONS = { lcus: 1, logGbPerMonthPerTask: 1, accessLogGbPerMonth: 2 };
+export const ASSUMPTIONS = { lcus: 1, logGbPerMonthPerTask: 1, accessLogGbPerMonth: 2, flowLogGbPerMonth: 1 };
 
 /** The interface endpoints the stack creates in a new VPC (ECR api, ECR dkr, Logs). */
 const INTERFACE_ENDPOINTS = 3;
@@ -71,6 +75,7 @@ export function monthlyCost(settings: EnvironmentSettings): { lines: CostLine[];
       ? { item: "VPC endpoints", detail: `${INTERFACE_ENDPOINTS} interface × ${azs} AZs × $${PRICES.interfaceEndpointAzHour}/h (S3 gateway: free)`, usd: INTERFACE_ENDPOINTS * azs * PRICES.interfaceEndpointAzHour * hours }
       : { item: "VPC endpoints", detail: "the imported VPC's (not counted)", usd: 0 },
     { item: "NAT gateways", detail: `${nat} × $${PRICES.natGatewayHour}/h`, usd: nat * PRICES.natGatewayHour * hours },
+    { item: "Public IPv4", detail: `the ALB's ${azs} addresses (one per AZ) × $${PRICES.publicIpv4Hour}/h`, usd: azs * PRICES.publicIpv4Hour * hours },
     {
       item: "CloudWatch Logs",
       detail: `${settings.minTasks * ASSUMPTIONS.logGbPerMonthPerTask} GB ingested × $${PRICES.logsIngestedGb}, kept ${settings.logRetentionDays} days × $${PRICES.logsStoredGbMonth}/GB-month`,
@@ -82,6 +87,14 @@ export function monthlyCost(settings: EnvironmentSettings): { lines: CostLine[];
       usd: alarmMetricCount(settings) * PRICES.alarmMetricMonth + LOG_METRICS * PRICES.customMetricMonth + PRICES.dashboardMonth,
     },
   ];
+  if (settings.flowLogRetentionDays !== undefined) {
+    const gb = ASSUMPTIONS.flowLogGbPerMonth;
+    lines.push({
+      item: "VPC flow logs",
+      detail: `${gb} GB ingested × $${PRICES.vendedLogsIngestedGb}, kept ${settings.flowLogRetentionDays} days × $${PRICES.logsStoredGbMonth}/GB-month`,
+      usd: gb * (PRICES.vendedLogsIngestedGb + PRICES.logsStoredGbMonth * (settings.flowLogRetentionDays / 30)),
+    });
+  }
   if (settings.accessLogRetentionDays !== undefined) {
     const storedGb = ASSUMPTIONS.accessLogGbPerMonth * (settings.accessLogRetentionDays / 30);
     lines.push({ item: "ALB access logs (S3)", detail: `${storedGb} GB kept × $${PRICES.s3GbMonth}`, usd: storedGb * PRICES.s3GbMonth });

@@ -28,12 +28,16 @@ export const SERVICE_TAG_ACTIONS = ["ecs:ListTagsForResource", "ecs:TagResource"
 /** The service's tasks: list them (condition: the environment's cluster) and describe them (the cluster's tasks). */
 export const LIST_TASKS_ACTIONS = ["ecs:ListTasks"];
 export const DESCRIBE_TASKS_ACTIONS = ["ecs:DescribeTasks"];
-/** Target health and the load balancer's address: Elastic Load Balancing's Describe actions take no resource. */
+/**
+ * Target health, the load balancer's address and (status, blue/green) the production rule's weights: Elastic Load
+ * Balancing's Describe actions take no resource.
+ */
 export const LOAD_BALANCER_READ_ACTIONS = [
   "elasticloadbalancing:DescribeTargetGroups",
   "elasticloadbalancing:DescribeTargetHealth",
   "elasticloadbalancing:DescribeLoadBalancers",
   "elasticloadbalancing:DescribeListeners",
+  "elasticloadbalancing:DescribeRules",
 ];
 /** Find the release in the repository, read its manifest (platforms), ECR's scan of it and its signing status. */
 export const IMAGE_READ_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImageSigningStatus"];

@@ -68,6 +68,10 @@ export interface EnvironmentConfig {
   logRetentionDays: number;
   /** ALB access logs to S3, kept this many days; omitted: no access logs. */
   accessLogRetentionDays?: number;
+  /** VPC flow logs (all traffic) to CloudWatch Logs, kept this many days (a CloudWatch retention period); omitted: none. New VPCs only. */
+  flowLogRetentionDays?: number;
+  /** The ALB cannot be deleted (by a stack update or by hand) until this is turned off. */
+  loadBalancerDeletionProtection?: boolean;
   /** Alarm notifications by e-mail (SNS subscription; the address must confirm it). */
   alarmEmail?: string;
   alarms: {
@@ -110,6 +114,8 @@ export const ENVIRONMENTS: Record<string, EnvironmentConfig> = {
     deployment: { strategy: "BLUE_GREEN", bakeTimeMinutes: 10 },
     logRetentionDays: 90,
     accessLogRetentionDays: 30,
+    flowLogRetentionDays: 30,
+    loadBalancerDeletionProtection: true,
     alarms: { http5xxPercent: 1, p99LatencyMs: 500, cpuPercent: 80, memoryPercent: 80 },
     serviceEnvironment: { LOG_LEVEL: "info" },
   },
@@ -272,6 +278,10 @@ export function validateEnvironment(name: string, config: EnvironmentConfig, def
   if (config.domainName !== undefined) matches("domainName", config.domainName, DOMAIN, "a lower-case DNS name such as api.example.com");
   if (!LOG_RETENTION_DAYS.includes(config.logRetentionDays)) fail("logRetentionDays", config.logRetentionDays, `one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(", ")}`);
   if (config.accessLogRetentionDays !== undefined) integer("accessLogRetentionDays", config.accessLogRetentionDays, 1, 3650);
+  if (config.flowLogRetentionDays !== undefined) {
+    if ("existingVpcId" in network) fail("flowLogRetentionDays", config.flowLogRetentionDays, "nothing with an imported VPC (its flow logs are its owner's)");
+    if (!LOG_RETENTION_DAYS.includes(config.flowLogRetentionDays)) fail("flowLogRetentionDays", config.flowLogRetentionDays, `one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(", ")}`);
+  }
   if (config.alarmEmail !== undefined) matches("alarmEmail", config.alarmEmail, EMAIL, "an e-mail address");
   const { alarms } = config;
   if (!(alarms.http5xxPercent > 0 && alarms.http5xxPercent <= 100)) fail("alarms.http5xxPercent", alarms.http5xxPercent, "a percentage above 0, at most 100");
@@ -325,6 +335,8 @@ export function renderEnvironmentTable(environments: EnvironmentSettings[]): str
     ["HTTPS", (s) => (s.certificateArn ? `certificate \`${s.certificateArn}\`${s.domainName ? ` for ${s.domainName}` : ""}` : "HTTP only (no `certificateArn`)")],
     ["service logs kept", (s) => `${s.logRetentionDays} days`],
     ["ALB access logs", (s) => (s.accessLogRetentionDays !== undefined ? `S3, kept ${s.accessLogRetentionDays} days` : "off")],
+    ["VPC flow logs", (s) => (s.flowLogRetentionDays !== undefined ? `CloudWatch Logs, kept ${s.flowLogRetentionDays} days` : "off")],
+    ["ALB deletion protection", (s) => (s.loadBalancerDeletionProtection ? "on" : "off")],
     ["alarms", ({ alarms: a }) => `5xx > ${a.http5xxPercent}%, p99 > ${a.p99LatencyMs} ms, CPU > ${a.cpuPercent}%, memory > ${a.memoryPercent}%`],
     ["alarm e-mail", (s) => s.alarmEmail ?? "none (subscribe to the SNS topic)"],
     ["service variables", (s) => Object.entries(s.serviceEnvironment).map(([name, value]) => `\`${name}=${value}\``).join(", ") || "defaults"],

@@ -6,6 +6,7 @@ import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { type IdentitySettings } from "./config.js";
 import { deployStatements } from "./deploy-permissions.js";
+import { acknowledge, acknowledgeWildcards } from "./nag.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
 /** GitHub's OIDC issuer and the audience configure-aws-credentials asks for. */
@@ -108,6 +109,7 @@ export class GithubActionsIdentityStack extends Stack {
       description: `GitHub Actions (${settings.githubRepository}@${settings.branch}) pushes images to ECR ${settings.ecrRepository}`,
     });
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: LOGIN_ACTIONS, resources: ["*"] }));
+    acknowledge(this.publishRole, "AwsSolutions-IAM5[Resource::*]", "ecr:GetAuthorizationToken has no resource-level permission (Service Authorization Reference, Amazon ECR): it can only be granted on *");
     this.publishRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: PUBLISH_ACTIONS, resources: [repositoryArn] }));
 
     this.registryRole = new Role(this, "RegistryRole", {
@@ -116,6 +118,7 @@ export class GithubActionsIdentityStack extends Stack {
     });
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_ACTIONS, resources: [repositoryArn] }));
     this.registryRole.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: REGISTRY_SIGNING_ACTIONS, resources: ["*"] }));
+    acknowledge(this.registryRole, "AwsSolutions-IAM5[Resource::*]", "the registry's signing configuration (ecr:GetSigningConfiguration, ecr:PutSigningConfiguration) has no resource-level permission: it can only be granted on *");
 
     // The AWS Signer profile ECR signs the repository's images with (managed signing: no key material in the pipeline).
     // ECR signs with the pusher's identity, so the publish role may sign payloads with this profile.
@@ -133,7 +136,14 @@ export class GithubActionsIdentityStack extends Stack {
         assumedBy: trusted(environmentSubjects(settings, environment), ROLE_WORKFLOWS.deploy),
         description: `GitHub Actions (${settings.githubRepository}, environment ${environment}) deploys to the ${environment} ECS service`,
       });
-      for (const statement of deployStatements(this, environment, settings.ecrRepository)) role.addToPolicy(statement);
+      for (const statement of deployStatements(this, environment, settings.ecrRepository)) {
+        role.addToPolicy(statement);
+        acknowledgeWildcards(
+          role,
+          statement.resources,
+          "each wildcard is the narrowest IAM allows: * only for actions without resource-level permissions (task definitions, Describe of ELBv2), else the environment's own family revisions, cluster tasks and service deployments, whose ids are not known in advance (infra/deploy-permissions.ts)",
+        );
+      }
       this.deployRoles[environment] = role;
       new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment ${environment}` });
     }

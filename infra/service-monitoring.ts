@@ -72,7 +72,8 @@ export class ServiceMonitoring extends Construct {
     super(scope, id);
     const { settings, loadBalancer, targetGroups, logGroup } = props;
     this.settings = settings;
-    this.alarmTopic = new Topic(this, "AlarmTopic", { displayName: `${APP_NAME} ${settings.name} alarms` });
+    // enforceSSL: the topic's policy denies publishing or subscribing over plain HTTP (aws:SecureTransport false).
+    this.alarmTopic = new Topic(this, "AlarmTopic", { displayName: `${APP_NAME} ${settings.name} alarms`, enforceSSL: true });
     if (settings.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(settings.alarmEmail));
     this.alarmAction = new SnsAction(this.alarmTopic);
 

@@ -1,5 +1,7 @@
 import { CfnOutput, CfnParameter, Duration, Fn, Size, Stack, type CfnResource, type StackProps } from "aws-cdk-lib";
 import {
+  FlowLogDestination,
+  FlowLogTrafficType,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
@@ -47,6 +49,7 @@ import type { Construct } from "constructs";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
 import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
+import { acknowledge } from "./nag.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -100,7 +103,13 @@ export class ServiceStack extends Stack {
       vpcSubnets: { subnetType: SubnetType.PUBLIC },
       idleTimeout: Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
       dropInvalidHeaderFields: true,
+      // Production's cannot be deleted by a stack update or by hand until the setting is turned off first.
+      deletionProtection: settings.loadBalancerDeletionProtection === true,
     });
+    acknowledge(this.loadBalancer, "AwsSolutions-EC23", "the internet-facing ALB's security group admits the internet on its listener ports only (80, and 443 with a certificate): that is what it is for");
+    if (settings.accessLogRetentionDays === undefined) {
+      acknowledge(this.loadBalancer, "AwsSolutions-ELB2", "ALB access logs are configurable (accessLogRetentionDays) and off in this environment to save their S3 cost; production keeps them");
+    }
     if (settings.accessLogRetentionDays !== undefined) {
       const accessLogs = new Bucket(this, "AccessLogs", {
         encryption: BucketEncryption.S3_MANAGED,
@@ -109,6 +118,7 @@ export class ServiceStack extends Stack {
         enforceSSL: true,
         lifecycleRules: [{ expiration: Duration.days(settings.accessLogRetentionDays) }],
       });
+      acknowledge(accessLogs, "AwsSolutions-S1", "this bucket holds the ALB's access logs itself; logging access to it would need yet another bucket, for logs nobody reads");
       this.loadBalancer.logAccessLogs(accessLogs, "alb");
     }
     const https = settings.certificateArn !== undefined;
@@ -183,7 +193,9 @@ export class ServiceStack extends Stack {
     });
     const repository = Repository.fromRepositoryName(this, "Repository", settings.ecrRepository);
     repository.grantPull(taskDefinition.obtainExecutionRole());
+    acknowledge(taskDefinition.obtainExecutionRole(), "AwsSolutions-IAM5[Resource::*]", "ecr:GetAuthorizationToken (the image pull's login) has no resource-level permission: it can only be granted on *; the pull itself is on this repository only");
     const environment: Record<string, string> = { ...settings.serviceEnvironment, PORT: String(SERVICE_PORT), HOST: "0.0.0.0" };
+    acknowledge(taskDefinition, "AwsSolutions-ECS2", "the container's environment holds the service's plain settings (PORT, HOST, LOG_LEVEL, ...), no secret: the service reads no credentials");
     taskDefinition.addContainer(CONTAINER_NAME, {
       image: ContainerImage.fromRegistry(`${repository.repositoryUri}@${imageDigest.valueAsString}`),
       essential: true,
@@ -301,11 +313,13 @@ export class ServiceStack extends Stack {
       new PolicyStatement({ actions: ["elasticloadbalancing:ModifyListener"], resources: [listener.listenerArn] }),
       new PolicyStatement({ actions: ["elasticloadbalancing:ModifyRule"], resources: [rule.listenerRuleArn] }),
     ];
-    return new Role(this, "TrafficShiftRole", {
+    const role = new Role(this, "TrafficShiftRole", {
       assumedBy: new ServicePrincipal("ecs.amazonaws.com"),
       description: "ECS shifts traffic between the blue and green target groups of this environment",
       inlinePolicies: { TrafficShift: new PolicyDocument({ statements }) },
     });
+    acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "the ELBv2 Describe actions ECS reads while shifting traffic have no resource-level permissions; every write is on this environment's listener, rule and target groups");
+    return role;
   }
 
   /** The environment's VPC and the subnets its tasks run in. */
@@ -326,11 +340,19 @@ export class ServiceStack extends Stack {
       maxAzs: network.maxAzs,
       natGateways: network.natGateways,
       subnetConfiguration: [
-        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: SUBNET_MASKS.public },
+        // The ALB gets its addresses from ELB, not from the subnet: nothing in these subnets needs an auto-assigned public IP.
+        { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: SUBNET_MASKS.public, mapPublicIpOnLaunch: false },
         { name: "tasks", subnetType: taskSubnetType, cidrMask: SUBNET_MASKS.tasks },
       ],
     });
     const taskSubnets = { subnetType: taskSubnetType };
+    if (settings.flowLogRetentionDays !== undefined) {
+      // VPC flow logs (all traffic) to CloudWatch Logs, kept as configured (cost: see the README's cost table).
+      const flowLogs = new LogGroup(this, "FlowLogs", { retention: settings.flowLogRetentionDays as RetentionDays });
+      vpc.addFlowLog("FlowLog", { destination: FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: FlowLogTrafficType.ALL });
+    } else {
+      acknowledge(vpc, "AwsSolutions-VPC7", "VPC flow logs are configurable (flowLogRetentionDays) and off in this environment to save their CloudWatch Logs cost; production keeps them");
+    }
     // Tasks pull images and ship logs without leaving AWS's network: S3 (image layers) through a free gateway endpoint,
     // ECR and CloudWatch Logs through interface endpoints in the task subnets.
     vpc.addGatewayEndpoint("S3", { service: GatewayVpcEndpointAwsService.S3, subnets: [taskSubnets] });
@@ -339,7 +361,8 @@ export class ServiceStack extends Stack {
       ["EcrDocker", InterfaceVpcEndpointAwsService.ECR_DOCKER],
       ["Logs", InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
     ] as const) {
-      vpc.addInterfaceEndpoint(id, { service, subnets: taskSubnets, privateDnsEnabled: true });
+      const endpoint = vpc.addInterfaceEndpoint(id, { service, subnets: taskSubnets, privateDnsEnabled: true });
+      acknowledge(endpoint, "AwsSolutions-EC23", "an interface endpoint's security group admits HTTPS from the VPC's own range only (CDK's default for endpoints); cdk-nag cannot read the range");
     }
     return { vpc, taskSubnets };
   }

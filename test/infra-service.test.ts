@@ -121,7 +121,9 @@ describe.each(environments)("service stack: %s", (name) => {
     template.hasResourceProperties("AWS::EC2::VPC", { CidrBlock: network.cidr });
     const subnets = Object.values(template.findResources("AWS::EC2::Subnet")) as Resource[];
     expect(subnets).toHaveLength(2 * network.maxAzs);
-    expect(subnets.filter((subnet) => subnet.Properties.MapPublicIpOnLaunch === true)).toHaveLength(network.maxAzs);
+    // Public subnets (a route to the internet gateway) for the ALB, which gets its addresses from ELB: none auto-assigns a public IP.
+    expect(subnets.filter((subnet) => subnet.Properties.MapPublicIpOnLaunch === true)).toHaveLength(0);
+    expect(Object.keys(template.findResources("AWS::EC2::Route", { Properties: { GatewayId: Match.anyValue() } }))).toHaveLength(network.maxAzs);
     const zones = subnets.map((subnet) => JSON.stringify(subnet.Properties.AvailabilityZone));
     expect(new Set(zones).size).toBe(network.maxAzs);
     expect(zones.every((zone) => zone.includes("Fn::GetAZs"))).toBe(true);

@@ -149,6 +149,7 @@ describe.skipIf(motoMissing)("the runtime stacks, created by moto's CloudFormati
       "AWS::CloudWatch::Alarm",
       "AWS::EC2::SecurityGroupEgress",
       "AWS::Logs::MetricFilter",
+      "AWS::SNS::TopicPolicy",
     ];
     expect(types("staging")).toEqual(common);
     expect(types("production")).toEqual([...common, "AWS::S3::BucketPolicy"].sort());

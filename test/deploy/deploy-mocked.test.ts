@@ -24,6 +24,7 @@ import { InputError } from "../../dagger/src/ecr/validate.js";
 import { DEPLOY_ACTIONS } from "../../infra/deploy-permissions.js";
 import {
   afterStackUpdate,
+  strandedBlueGreen,
   baseAnswers,
   deployment,
   ecr,
@@ -378,6 +379,14 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
     ecs.reset();
     baseAnswers(mocked.server.address);
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]));
+    await serviceStatus(testRuntime(), target);
+    collect();
+
+    // status of a blue/green service reads the production rule's weights.
+    ecs.reset();
+    elb.reset();
+    baseAnswers(mocked.server.address);
+    strandedBlueGreen();
     await serviceStatus(testRuntime(), target);
     collect();
 

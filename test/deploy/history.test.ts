@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { rollbackRelease } from "../../dagger/src/deploy/deploy.js";
 import type { DeployError } from "../../dagger/src/deploy/errors.js";
 import { PREVIOUS_TAG } from "../../dagger/src/deploy/ecs.js";
-import { serviceStatus } from "../../dagger/src/deploy/status.js";
-import { afterStackUpdate, ecs, NEW_COMMIT, NEW_DIGEST, OLD_COMMIT, revision, target, TD1, TD2, TD3, testRuntime, useMockedDeploy } from "../helpers/ecs-mocks.js";
+import { formatStatus, serviceStatus } from "../../dagger/src/deploy/status.js";
+import { strandedBlueGreen, afterStackUpdate, ecs, NEW_COMMIT, NEW_DIGEST, OLD_COMMIT, revision, target, TD1, TD2, TD3, testRuntime, useMockedDeploy } from "../helpers/ecs-mocks.js";
 
 const mocked = useMockedDeploy();
 const options = { checks: 1, severity: "CRITICAL" as const };
@@ -52,5 +52,22 @@ describe("after a stack update registered the running revision", () => {
     expect(error.message).toBe(
       `staging runs ${TD3}, and no earlier ACTIVE revision of hono-ecr-service-staging ran another release; the recorded previous revision ${TD2} is INACTIVE or names no other image by digest. Deploy an earlier release instead (--commit=<sha>)`,
     );
+  });
+});
+
+describe("status after a stack update of a blue/green environment", () => {
+  it("shows where the production rule sends traffic, with each group's healthy targets, and warns when it strands traffic", async () => {
+    const { blue, green } = strandedBlueGreen();
+    const report = await serviceStatus(testRuntime(), target);
+    expect(report.traffic).toEqual([
+      { targetGroupArn: blue, weight: 100, healthy: 0 },
+      { targetGroupArn: green, weight: 0, healthy: 1 },
+    ]);
+    expect(report.warning).toBe(
+      "production traffic goes to blue, which has no healthy target: a stack update may have reset the listener rule's weights (aws/aws-cdk#36649); deploy again or correct the weights",
+    );
+    const text = formatStatus(report);
+    expect(text).toContain("  traffic:         blue weight 100, 0 healthy target(s)");
+    expect(text).toContain("  WARNING:         production traffic goes to blue");
   });
 });

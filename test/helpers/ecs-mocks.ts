@@ -26,6 +26,7 @@ import {
 import {
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
+  DescribeRulesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -281,4 +282,20 @@ export function afterStackUpdate(): void {
   ecs.on(UpdateServiceCommand).callsFake(() => ({ service: { ...answers[1]!.services[0], currentServiceDeployment: SD_ARN } }));
   ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
   ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+}
+
+/**
+ * A blue/green service whose production listener rule a stack update reset to 100/0 while the tasks are registered in
+ * the other target group: all traffic goes to a group without a healthy target (aws/aws-cdk#36649).
+ */
+export function strandedBlueGreen(): { blue: string; green: string } {
+  const blue = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/0123456789abcdef";
+  const green = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/fedcba9876543210";
+  const rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/0123456789abcdef";
+  const loadBalancers = [{ targetGroupArn: blue, containerName: "service", containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: green, productionListenerRule: rule, roleArn: "arn:aws:iam::123456789012:role/shift" } }];
+  ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/green", TD2, "PRIMARY", "COMPLETED")], [], { loadBalancers }));
+  elb.on(DescribeRulesCommand).resolves({ Rules: [{ RuleArn: rule, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 100 }, { TargetGroupArn: green, Weight: 0 }] } }] }] });
+  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: blue }).resolves({ TargetHealthDescriptions: [] });
+  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: green }).resolves({ TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: "healthy" } }] });
+  return { blue, green };
 }

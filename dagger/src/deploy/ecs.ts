@@ -27,6 +27,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import {
   DescribeListenersCommand,
+  DescribeRulesCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
@@ -313,4 +314,29 @@ export async function loadBalancerUrl(clients: DeployClients, target: ServiceTar
   const listeners = await awsCall("elasticloadbalancing:DescribeListeners", where, () => clients.elb.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn })));
   const https = (listeners.Listeners ?? []).some((listener) => listener.Protocol === "HTTPS");
   return { url: `${https ? "https" : "http"}://${balancers.LoadBalancers?.[0]?.DNSName ?? "?"}`, https };
+}
+
+/** A target group the production listener rule forwards to: its weight and how many of its targets are healthy. */
+export interface TrafficShare {
+  targetGroupArn: string;
+  weight: number;
+  healthy: number;
+}
+
+/**
+ * Where the production listener rule of a blue/green service sends traffic (DescribeRules: the forward action's
+ * weighted target groups, which ECS rewrites at each deployment and a stack update can reset, aws/aws-cdk#36649), with
+ * each target group's healthy targets (DescribeTargetHealth).
+ */
+export async function productionTraffic(clients: DeployClients, target: ServiceTarget, ruleArn: string): Promise<TrafficShare[]> {
+  const where = { region: target.region, resource: `listener rule ${ruleArn}` };
+  const response = await awsCall("elasticloadbalancing:DescribeRules", where, () => clients.elb.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })));
+  const forward = response?.Rules?.[0]?.Actions?.find((action) => action.Type === "forward");
+  const groups = forward?.ForwardConfig?.TargetGroups?.map((group) => ({ arn: group.TargetGroupArn ?? "?", weight: group.Weight ?? 1 })) ?? (forward?.TargetGroupArn ? [{ arn: forward.TargetGroupArn, weight: 1 }] : []);
+  const shares: TrafficShare[] = [];
+  for (const group of groups) {
+    const healthy = (await targetHealth(clients, target, [group.arn])).filter((state) => state.state === "healthy").length;
+    shares.push({ targetGroupArn: group.arn, weight: group.weight, healthy });
+  }
+  return shares;
 }

@@ -4,7 +4,18 @@
  * rolloutState) and its newest service deployment with its lifecycle stage (ListServiceDeployments,
  * DescribeServiceDeployments), for a person or as JSON.
  */
-import { containerImage, describeRevision, describeService, describeServiceDeployment, listServiceDeployments, parseImage, type DeployRuntime, type ServiceTarget } from "./ecs.js";
+import {
+  containerImage,
+  describeRevision,
+  describeService,
+  describeServiceDeployment,
+  listServiceDeployments,
+  parseImage,
+  productionTraffic,
+  type DeployRuntime,
+  type ServiceTarget,
+  type TrafficShare,
+} from "./ecs.js";
 import { releaseOfRevision } from "./history.js";
 import { shortId } from "./rollout.js";
 
@@ -21,6 +32,10 @@ export interface StatusReport {
   desired: number;
   pending: number;
   deployments: { id?: string; status?: string; taskDefinition?: string; rolloutState?: string; reason?: string; updatedAt?: string }[];
+  /** Blue/green: the target groups the production listener rule forwards to, by weight, with their healthy targets. */
+  traffic?: TrafficShare[];
+  /** Set when production traffic goes to a target group without a healthy target (e.g. a stack update reset the weights). */
+  warning?: string;
   /** The newest service deployment (the service-deployment API): its status, lifecycle stage and reason. */
   serviceDeployment?: { id: string; status?: string; lifecycleStage?: string; reason?: string; createdAt?: string };
   events: string[];
@@ -34,6 +49,9 @@ export async function serviceStatus(runtime: DeployRuntime, target: ServiceTarge
   const image = revision ? containerImage(revision.taskDefinition, target.container) : "?";
   const digest = revision ? parseImage(image).digest : undefined;
   const [newest] = await listServiceDeployments(runtime.clients, target);
+  const rule = service.loadBalancers?.map((balancer) => balancer.advancedConfiguration?.productionListenerRule).find(Boolean);
+  const traffic = rule ? await productionTraffic(runtime.clients, target, rule) : undefined;
+  const stranded = traffic?.filter((share) => share.weight > 0 && share.healthy === 0) ?? [];
   const described = newest?.serviceDeploymentArn ? await describeServiceDeployment(runtime.clients, target, newest.serviceDeploymentArn) : undefined;
   return {
     environment: target.environment,
@@ -54,6 +72,10 @@ export async function serviceStatus(runtime: DeployRuntime, target: ServiceTarge
       reason: deployment.rolloutStateReason,
       updatedAt: deployment.updatedAt?.toISOString(),
     })),
+    ...(traffic ? { traffic } : {}),
+    ...(stranded.length > 0
+      ? { warning: `production traffic goes to ${stranded.map((share) => share.targetGroupArn.split("/").slice(-2, -1)[0]).join(", ")}, which has no healthy target: a stack update may have reset the listener rule's weights (aws/aws-cdk#36649); deploy again or correct the weights` }
+      : {}),
     ...(described
       ? {
           serviceDeployment: {
@@ -78,6 +100,8 @@ export function formatStatus(report: StatusReport): string {
     `  task definition: ${report.taskDefinition}`,
     `  tasks:           ${report.running} running of ${report.desired} desired, ${report.pending} pending`,
     ...report.deployments.map((deployment) => `  deployment:      ${deployment.id} ${deployment.status} ${deployment.rolloutState ?? ""}${deployment.reason ? ` (${deployment.reason})` : ""} ${deployment.taskDefinition ?? ""}`),
+    ...(report.traffic ?? []).map((share) => `  traffic:         ${share.targetGroupArn.split("/").slice(-2, -1)[0]} weight ${share.weight}, ${share.healthy} healthy target(s)`),
+    ...(report.warning ? [`  WARNING:         ${report.warning}`] : []),
     ...(report.serviceDeployment
       ? [`  service deployment: ${report.serviceDeployment.id} ${report.serviceDeployment.status ?? "?"}${report.serviceDeployment.lifecycleStage ? ` stage ${report.serviceDeployment.lifecycleStage}` : ""}${report.serviceDeployment.reason ? ` (${report.serviceDeployment.reason})` : ""}`]
       : []),
