@@ -115,6 +115,6 @@ describe.skipIf(motoMissing)("deploy against moto (ECS from the staging stack, E
   it("rollback of a revision the stack made (no recorded previous one) is refused, naming what to do instead", async () => {
     const error = (await rollbackRelease(runtime, target, options).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("no-previous");
-    expect(error.message).toContain("and no earlier ACTIVE revision of hono-ecr-service-staging ran another release (none is recorded: deploy did not register the running one). Deploy an earlier release instead (--commit=<sha>)");
+    expect(error.message).toContain("and no earlier ACTIVE revision of hono-ecr-service-staging ran another release (none is recorded: deploy did not register the running one). Deploy an earlier release instead (--commit=<sha> --allow-older=\"<why>\": deploy refuses an older release without it)");
   });
 });

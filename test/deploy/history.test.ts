@@ -50,7 +50,7 @@ describe("after a stack update registered the running revision", () => {
     const error = (await rollbackRelease(testRuntime(), target, options).catch((e: unknown) => e)) as DeployError;
     expect(error.failure).toBe("no-previous");
     expect(error.message).toBe(
-      `staging runs ${TD3}, and no earlier ACTIVE revision of hono-ecr-service-staging ran another release; the recorded previous revision ${TD2} is INACTIVE or names no other image by digest. Deploy an earlier release instead (--commit=<sha>)`,
+      `staging runs ${TD3}, and no earlier ACTIVE revision of hono-ecr-service-staging ran another release; the recorded previous revision ${TD2} is INACTIVE or names no other image by digest. Deploy an earlier release instead (--commit=<sha> --allow-older="<why>": deploy refuses an older release without it)`,
     );
   });
 });

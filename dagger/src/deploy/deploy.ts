@@ -31,7 +31,7 @@ import {
 } from "./ecs.js";
 import { DeployError } from "./errors.js";
 import { previousRevision } from "./history.js";
-import { checkReleaseOrder, freezeTag, frozenAgainst, ROLLED_BACK_FROM_TAG, type PushedImage } from "./order.js";
+import { checkReleaseOrder, checkRollbackTarget, freezeTag, frozenAgainst, ROLLED_BACK_FROM_TAG, type OrderVerdict, type PushedImage } from "./order.js";
 import { marksOf, markEnvironment } from "./retention.js";
 import { bakeMinutes, DEFAULT_ROLLOUT_MINUTES, followRollout, ONGOING_STATUSES, shortId } from "./rollout.js";
 import { awaitScanFindings, awaitSignature, expectedSigningProfiles } from "../supply-chain/registry-checks.js";
@@ -170,6 +170,9 @@ async function resolveRelease(runtime: DeployRuntime, target: ServiceTarget, cur
   return { image: `${running.registry}/${running.repository}@${digest}`, digest, commit, repository: running.repository, platformDigest, platformDigests: entries?.map((entry) => entry.digest) ?? [], ...(detail.imagePushedAt ? { pushedAt: detail.imagePushedAt } : {}) };
 }
 
+/** A release as the order rule sees it: its digest and push time. */
+const pushedImage = (release: Release): PushedImage => ({ digest: release.digest, ...(release.pushedAt ? { pushedAt: release.pushedAt } : {}) });
+
 /** The image the service runs now, with its push time when ECR still has it. */
 async function runningImage(runtime: DeployRuntime, target: ServiceTarget, current: Current): Promise<PushedImage> {
   const { repository, digest } = parseImage(current.image);
@@ -179,11 +182,11 @@ async function runningImage(runtime: DeployRuntime, target: ServiceTarget, curre
 }
 
 /** order.ts's rule for `release`: the report lines, and the freeze a rollback left (lifted once the release serves). */
-async function checkOrder(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release, allowOlder: string | undefined): Promise<{ lines: string[]; frozen?: PushedImage }> {
+async function checkOrder(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release, allowOlder: string | undefined): Promise<OrderVerdict> {
   const frozen = frozenAgainst(await serviceTags(runtime.clients, target, current.service.serviceArn!));
-  const lines = checkReleaseOrder(target.environment, { digest: release.digest, ...(release.pushedAt ? { pushedAt: release.pushedAt } : {}) }, await runningImage(runtime, target, current), frozen, allowOlder);
-  for (const line of lines) runtime.log(`${target.environment}: ${line}`);
-  return { lines, ...(frozen ? { frozen } : {}) };
+  const verdict = checkReleaseOrder(target.environment, pushedImage(release), await runningImage(runtime, target, current), frozen, allowOlder);
+  for (const line of verdict.lines) runtime.log(`${target.environment}: ${line}`);
+  return verdict;
 }
 
 /**
@@ -282,7 +285,8 @@ async function rollOut(runtime: DeployRuntime, target: ServiceTarget, current: C
 
 /**
  * Tags both ends of the rollout (deploy-aware retention, ./retention.ts): what the service moves to as deployed-<env>,
- * what it runs now as rollback-<env>, so that whatever the outcome the image it runs is kept. Before any other change.
+ * what it runs now as rollback-<env>, so that whatever the outcome the image it runs is kept. Before the service changes
+ * (after a rollback's freeze tag, which changes nothing that runs).
  */
 async function markBothEnds(runtime: DeployRuntime, target: ServiceTarget, current: Current, release: Release): Promise<void> {
   const runningDigest = parseImage(current.image).digest;
@@ -339,7 +343,7 @@ export async function deployRelease(runtime: DeployRuntime, target: ServiceTarge
   const registered = await registerRevisionWithImage(runtime.clients, target, current.revision, release.image, release.commit);
   runtime.log(`${target.environment}: registered ${registered.taskDefinitionArn} (${release.image}), replacing ${previous}`);
   const elapsedMs = await rollOutRetained(runtime, target, current, { arn: registered.taskDefinitionArn!, release }, url, options);
-  if (order.frozen) await untagService(runtime.clients, target, current.service.serviceArn!, [ROLLED_BACK_FROM_TAG]);
+  if (order.liftsFreeze) await untagService(runtime.clients, target, current.service.serviceArn!, [ROLLED_BACK_FROM_TAG]);
   return { environment: target.environment, commit: release.commit, image: release.image, taskDefinition: registered.taskDefinitionArn!, previousTaskDefinition: previous, url, elapsedMs, unchanged: false, checks };
 }
 
@@ -356,12 +360,13 @@ export async function rollbackRelease(runtime: DeployRuntime, target: ServiceTar
   const previousArn = previous.taskDefinition.taskDefinitionArn!;
   runtime.log(`${target.environment}: rollback target ${previousArn} (${how})`);
   const release = await resolveRelease(runtime, target, { ...current, revision: previous }, { digest: image.digest });
+  const earlier = frozenAgainst(await serviceTags(runtime.clients, target, current.service.serviceArn!));
+  checkRollbackTarget(target.environment, pushedImage(release), earlier);
   const url = await serviceUrl(runtime, target, current.service, options.url);
   const checks = await checkRelease(runtime, target, release, options, "roll back");
   // Frozen before the service moves: a deploy queued behind this rollback must not put the release back. A freeze
   // already there against a later release stays (a second rollback must not unfreeze the first one's release).
   const leaving = await runningImage(runtime, target, current);
-  const earlier = frozenAgainst(await serviceTags(runtime.clients, target, current.service.serviceArn!));
   const freeze = earlier?.pushedAt && leaving.pushedAt && earlier.pushedAt > leaving.pushedAt ? earlier : leaving;
   await tagService(runtime.clients, target, current.service.serviceArn!, [freezeTag(freeze)]);
   runtime.log(`${target.environment}: frozen against ${freeze.digest}: deploy refuses it and older releases until a newer one is deployed`);

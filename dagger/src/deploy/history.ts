@@ -75,6 +75,6 @@ export async function previousRevision(clients: DeployClients, target: ServiceTa
   }
   throw new DeployError(
     "no-previous",
-    `${target.environment} runs ${runningArn}, and no earlier ACTIVE revision of ${running.taskDefinition.family} ran another release${skipped || " (none is recorded: deploy did not register the running one)"}. Deploy an earlier release instead (--commit=<sha>)`,
+    `${target.environment} runs ${runningArn}, and no earlier ACTIVE revision of ${running.taskDefinition.family} ran another release${skipped || " (none is recorded: deploy did not register the running one)"}. Deploy an earlier release instead (--commit=<sha> --allow-older="<why>": deploy refuses an older release without it)`,
   );
 }

@@ -42,23 +42,44 @@ const notAfter = (a: PushedImage, b: PushedImage, orEqual: boolean): boolean => 
   return orEqual ? a.pushedAt.getTime() <= b.pushedAt.getTime() : a.pushedAt.getTime() < b.pushedAt.getTime();
 };
 
+/** What the order rule decided: the report lines, and whether the deploy, once it serves, lifts the freeze. */
+export interface OrderVerdict {
+  lines: string[];
+  /** Only a release shown newer than the one rolled back from lifts it (never one let through by --allow-older). */
+  liftsFreeze: boolean;
+}
+
 /**
  * deploy's order rule for `candidate` in `environment`, which runs `running` and may be frozen against `frozen`.
- * Resolves with the report lines; throws DeployError "older" (before anything changes) unless `allowOlder` gives a reason.
+ * Throws DeployError "older" (before anything changes) unless `allowOlder` gives a reason.
  */
-export function checkReleaseOrder(environment: string, candidate: PushedImage, running: PushedImage, frozen: PushedImage | undefined, allowOlder: string | undefined): string[] {
+export function checkReleaseOrder(environment: string, candidate: PushedImage, running: PushedImage, frozen: PushedImage | undefined, allowOlder: string | undefined): OrderVerdict {
   const problems: string[] = [];
   if (frozen && notAfter(candidate, frozen, true)) {
     problems.push(`${environment} was rolled back from ${frozen.digest} (pushed ${when(frozen)}); ${candidate.digest === frozen.digest ? "this is that release" : `${candidate.digest} was pushed ${when(candidate)}, not after it`}`);
   } else if (candidate.digest !== running.digest && notAfter(candidate, running, false)) {
     problems.push(`${candidate.digest} was pushed ${when(candidate)}, before the release ${environment} runs (${running.digest}, pushed ${when(running)})`);
   }
-  if (problems.length === 0) return frozen ? [`newer than ${frozen.digest}, which ${environment} was rolled back from: the freeze is lifted`] : [];
+  const liftsFreeze = frozen !== undefined && !notAfter(candidate, frozen, true);
+  if (problems.length === 0) return { lines: liftsFreeze ? [`newer than ${frozen.digest}, which ${environment} was rolled back from: the freeze is lifted once it serves`] : [], liftsFreeze };
   if (allowOlder === undefined) {
     throw new DeployError(
       "older",
       `${problems.join("; ")}. Deploys only move forward: nothing was changed. Go back one release with rollback, or pass --allow-older="<why this release>" to deploy it anyway`,
     );
   }
-  return [`deployed although ${problems.join("; ")}, because: ${allowOlder}`];
+  return { lines: [`deployed although ${problems.join("; ")}, because: ${allowOlder}`], liftsFreeze };
+}
+
+/**
+ * rollback's side of the freeze: the revision it would return to must not run the release the environment was rolled
+ * back from, or a later one (a stack update can leave such a revision as the newest older one). Throws DeployError "older".
+ */
+export function checkRollbackTarget(environment: string, target: PushedImage, frozen: PushedImage | undefined): void {
+  if (frozen && notAfter(frozen, target, true)) {
+    throw new DeployError(
+      "older",
+      `the rollback target ${target.digest} (pushed ${when(target)}) is the release ${environment} was rolled back from, or later (${frozen.digest}, pushed ${when(frozen)}): nothing was changed. Deploy the release to return to instead: --commit=<sha> --allow-older="<why>"`,
+    );
+  }
 }
