@@ -56,6 +56,14 @@ export interface BenchReport {
   soak: { seconds: number; samplesMiB: number[]; growthPercent: number; requests: number; errors: number };
 }
 
+/**
+ * One `npm run bench`: the same measurements on each Node.js the service runs on, one after the other in one run: the
+ * machine's and the runtime image's (NODE_IMAGE_TAG, from tools/node), so the two can be compared side by side.
+ */
+export interface BenchRun {
+  reports: BenchReport[];
+}
+
 /** A target of the service-speed issue with what was measured against it. */
 export interface TargetCheck {
   target: string;
@@ -127,60 +135,85 @@ export function renderTargetsTable(report: BenchReport): string {
   return ["| target | measured | met |", "|---|---|---|", ...checkTargets(report).map((t) => `| ${t.target} | ${t.value} | ${t.pass ? "yes" : "**no**"} |`)].join("\n");
 }
 
+/** The targets of every report side by side: a row per target, a column per Node. */
+export function renderTargetsSideBySide(run: BenchRun): string {
+  const checks = run.reports.map(checkTargets);
+  const targets = [...new Set(checks.flat().map((check) => check.target))];
+  const cell = (list: TargetCheck[], target: string) => {
+    const check = list.find((candidate) => candidate.target === target);
+    return check ? `${check.value} (${check.pass ? "met" : "**missed**"})` : "-";
+  };
+  return [
+    `| target | ${run.reports.map((report) => `Node.js ${report.machine.node}`).join(" | ")} |`,
+    `|---|${run.reports.map(() => "---").join("|")}|`,
+    ...targets.map((target) => `| ${target} | ${checks.map((list) => cell(list, target)).join(" | ")} |`),
+  ].join("\n");
+}
+
 /** docs/benchmarks.md. */
-export function renderBenchmarksMarkdown(report: BenchReport): string {
-  const { machine, soak, rssMiB, coldStartMs } = report;
-  const settings = Object.entries(report.bundleSettings).map(([key, value]) => `${key}: ${String(value)}`).join(", ");
+export function renderBenchmarksMarkdown(run: BenchRun): string {
+  const [first] = run.reports;
+  if (!first) throw new Error("a bench run with no report");
+  const { machine } = first;
+  const settings = Object.entries(first.bundleSettings).map(([key, value]) => `${key}: ${String(value)}`).join(", ");
   return [
     "# Benchmarks",
     "",
-    `Measured ${report.date.slice(0, 10)} with \`${report.command}\` (written by bench/run.ts; raw figures in benchmarks.json).`,
+    `Measured ${first.date.slice(0, 10)} with \`${first.command}\` (written by bench/run.ts; raw figures in benchmarks.json),`,
+    `on ${run.reports.map((report) => `Node.js ${report.machine.node}`).join(" and ")}: the same bundles and measurements, one Node after the other.`,
     "Where the time goes: [performance.md](performance.md).",
     "",
-    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.os}, Node.js ${machine.node}. Load generator:`,
-    `${report.loadGenerator}, on the same machine, loopback. Every Node server is a bundle built with the same esbuild settings`,
-    `(${settings}) and started with \`node\`. The service runs its production configuration and writes its JSON access`,
+    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.os}. Load generator:`,
+    `${first.loadGenerator}, on the same machine, loopback. Every Node server is a bundle built with the same esbuild settings`,
+    `(${settings}) and started with that \`node\`. The service runs its production configuration and writes its JSON access`,
     "log to a pipe that the benchmark reads, as a log driver would (`/healthz` is not logged). Each figure is the median",
     "throughput of alternating rounds (the order reversed every round) and the worst p99 of them; the CPU time per request",
     "is the server process's own (user + system, from /proc), which does not depend on how much of the machine the load",
     "generator takes. Compare ratios from one run, not absolute figures across machines.",
     "",
-    "## Throughput and latency",
+    "## Targets, side by side",
     "",
-    renderRoutesTable(report),
-    "",
-    "## Cold start and memory",
-    "",
-    `Cold start (spawn to the first 200 on \`/healthz\`, the socket polled every 1 ms): median **${coldStartMs.median} ms** over ${coldStartMs.all.length} starts (${coldStartMs.all.join(", ")} ms);`,
-    `a minimal \`node:http\` server, started in the same pairs: median ${coldStartMs.nodeHttpMedian} ms (${coldStartMs.nodeHttpAll.join(", ")} ms).`,
-    "",
-    `RSS: **${rssMiB.idle} MiB** idle after start, **${rssMiB.afterPostLoad} MiB** after ${rssMiB.postLoadSeconds} s of \`POST /api/greeting\` at 50 connections (${rssMiB.postLoadRequests} requests).`,
-    "",
-    `Soak: ${soak.seconds} s of all four routes at once (4 connections each): ${soak.requests} requests, ${soak.errors} errors;`,
-    `RSS sampled every second from ${soak.samplesMiB[0]} to ${soak.samplesMiB.at(-1)} MiB, **${soak.growthPercent}%** growth after warm-up.`,
-    "",
-    "## Targets",
-    "",
-    renderTargetsTable(report),
+    renderTargetsSideBySide(run),
+    ...run.reports.flatMap((report) => {
+      const { soak, rssMiB, coldStartMs } = report;
+      return [
+        "",
+        `## Node.js ${report.machine.node}: throughput and latency`,
+        "",
+        renderRoutesTable(report),
+        "",
+        `## Node.js ${report.machine.node}: cold start and memory`,
+        "",
+        `Cold start (spawn to the first 200 on \`/healthz\`, the socket polled every 1 ms): median **${coldStartMs.median} ms** over ${coldStartMs.all.length} starts (${coldStartMs.all.join(", ")} ms);`,
+        `a minimal \`node:http\` server, started in the same pairs: median ${coldStartMs.nodeHttpMedian} ms (${coldStartMs.nodeHttpAll.join(", ")} ms).`,
+        "",
+        `RSS: **${rssMiB.idle} MiB** idle after start, **${rssMiB.afterPostLoad} MiB** after ${rssMiB.postLoadSeconds} s of \`POST /api/greeting\` at 50 connections (${rssMiB.postLoadRequests} requests).`,
+        "",
+        `Soak: ${soak.seconds} s of all four routes at once (4 connections each): ${soak.requests} requests, ${soak.errors} errors;`,
+        `RSS sampled every second from ${soak.samplesMiB[0]} to ${soak.samplesMiB.at(-1)} MiB, **${soak.growthPercent}%** growth after warm-up.`,
+      ];
+    }),
     "",
   ].join("\n");
 }
 
-/** The README's Performance summary (between the bench markers). */
-export function renderReadmeSummary(report: BenchReport): string {
-  const checks = checkTargets(report);
-  const toBare = ratios(report, SERVICE, BARE);
-  const toNode = ratios(report, SERVICE, NODE_HTTP);
-  const withoutLog = ratios(report, SERVICE_WARN, BARE);
-  const healthz = (values: typeof toBare) => values.filter((value) => value.route === "GET /healthz").map((value) => value.ratio);
-  const cpu = (target: string) => report.runs.filter((run) => run.target === target && run.connections === 50).map((run) => `${run.route} ${run.cpuMicrosPerRequest}`);
+/** The README's Performance summary (between the bench markers): the targets side by side, then each Node's ratios. */
+export function renderReadmeSummary(run: BenchRun): string {
+  const [first] = run.reports;
+  if (!first) throw new Error("a bench run with no report");
+  const span = (values: { ratio: number }[]) => `${worst(values)}x to ${Math.max(...values.map((value) => value.ratio))}x`;
   return [
-    `Latest run (${report.date.slice(0, 10)}, ${report.machine.cores} cores, Node.js ${report.machine.node}, ${report.loadGenerator}, \`${report.command}\`):`,
+    `Latest run (${first.date.slice(0, 10)}, ${first.machine.cores} cores, ${first.loadGenerator}, \`${first.command}\`), on ${run.reports.map((report) => `Node.js ${report.machine.node}`).join(" and ")}:`,
     "",
-    `- throughput against a bare Hono app with the same routes: ${worst(toBare)}x to ${Math.max(...toBare.map((value) => value.ratio))}x (GET /healthz: ${healthz(toBare).join("x, ")}x);` +
-      ` without the access log (LOG_LEVEL=warn) ${worst(withoutLog)}x to ${Math.max(...withoutLog.map((value) => value.ratio))}x; against plain node:http ${worst(toNode)}x to ${Math.max(...toNode.map((value) => value.ratio))}x;`,
-    `- server CPU per request at 50 connections, µs: service ${cpu(SERVICE).join(", ")}; without the access log ${cpu(SERVICE_WARN).join(", ")}; bare Hono ${cpu(BARE).join(", ")};`,
-    ...checks.map((check) => `- ${check.target}: ${check.value} (${check.pass ? "met" : "**missed**"});`),
+    renderTargetsSideBySide(run),
+    "",
+    ...run.reports.map((report) => {
+      const cpu = (target: string) => report.runs.filter((one) => one.target === target && one.connections === 50).map((one) => `${one.route} ${one.cpuMicrosPerRequest}`);
+      return (
+        `- Node.js ${report.machine.node}: throughput against a bare Hono app with the same routes ${span(ratios(report, SERVICE, BARE))}, without the access log (LOG_LEVEL=warn) ` +
+        `${span(ratios(report, SERVICE_WARN, BARE))}, against plain node:http ${span(ratios(report, SERVICE, NODE_HTTP))}; server CPU per request at 50 connections, µs: service ${cpu(SERVICE).join(", ")}; bare Hono ${cpu(BARE).join(", ")}.`
+      );
+    }),
   ].join("\n");
 }
 

@@ -7,6 +7,8 @@
  *   node:http server with the same routes (the floor); optionally Flask + Gunicorn (2 workers) on /healthz;
  * - cold start: spawn to the first 200 on /healthz, the socket polled every 1 ms, paired rounds against node:http;
  * - memory: RSS idle, after 60 s of POST load, and its growth over a 60 s soak of mixed routes.
+ * All of it on each Node the service runs on, one after the other: the machine's and the runtime image's
+ * (NODE_IMAGE_TAG, installed by scripts/image-node.sh from tools/node; Linux x64 only, else the machine's alone).
  * The load generator is wrk when installed (`apt-get install wrk`), else autocannon. Prints the tables, checks the
  * targets, writes docs/benchmarks.{md,json} and the README's Performance summary.
  *
@@ -28,9 +30,10 @@ import {
   renderBenchmarksMarkdown,
   renderReadmeSummary,
   renderRoutesTable,
-  renderTargetsTable,
+  renderTargetsSideBySide,
   replaceReadmeSummary,
   type BenchReport,
+  type BenchRun,
   type LoadResult,
   type Route,
 } from "./report.js";
@@ -189,11 +192,11 @@ function combine(parts: LoadResult[]): LoadResult {
   };
 }
 
-/** Milliseconds from spawn to the first 200 on /healthz, the socket polled every millisecond. */
-async function coldStart(file: string): Promise<number> {
+/** Milliseconds from spawn (by `node`) to the first 200 on /healthz, the socket polled every millisecond. */
+async function coldStart(node: string, file: string): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
+  const child = spawn(node, [file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
   try {
     await waitForHealthy(port, 1, child);
     return performance.now() - started;
@@ -211,39 +214,46 @@ function gunicornCommand(): string[] | undefined {
   return ["gunicorn", "--workers", "2", "--bind", "127.0.0.1:{port}", "--chdir", path.join(ROOT, "bench"), "--log-level", "warning", "flask_app:app"];
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+/** The Node binaries to measure on: this one, and the runtime image's where scripts/image-node.sh can install it. */
+function nodesToMeasure(): string[] {
+  const image = spawnSync(path.join(ROOT, "scripts/image-node.sh"), ["node", "-p", "process.execPath"], { encoding: "utf8" });
+  if (image.status !== 0) {
+    console.error(`benchmark: the image's Node is not available here, measuring ${process.version} only: ${image.stderr.trim()}`);
+    return [process.execPath];
+  }
+  return [process.execPath, image.stdout.trim()];
+}
+
+/** The bundles and the wrk script every Node's measurement uses. */
+interface Inputs {
+  files: { service: string; bare: string; nodeHttp: string };
+  scriptFile: string;
+  gunicorn?: string[];
+}
+
+/** Everything measured on `node`: cold starts, every route against the baselines, memory under load and over a soak. */
+async function measureOn(node: string, { files, scriptFile, gunicorn }: Inputs): Promise<BenchReport> {
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+  console.error(`benchmark on Node.js ${version} (${node})`);
   const servers: Server[] = [];
   try {
-    const files = { service: path.join(dir, "server.mjs"), bare: path.join(dir, "bare.mjs"), nodeHttp: path.join(dir, "node-http.mjs") };
-    await bundle({ entryPoint: path.join(ROOT, "src/main.ts"), outfile: files.service });
-    await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: files.bare });
-    await bundle({ entryPoint: path.join(ROOT, "bench/node-http-app.ts"), outfile: files.nodeHttp });
-    const scriptFile = path.join(dir, "post.lua");
-    writeFileSync(scriptFile, WRK_POST_SCRIPT);
-    const gunicorn = gunicornCommand();
-    console.error(
-      `benchmark: ${hasWrk ? "wrk -t2" : "autocannon"}, ${ROUNDS} alternating rounds of ${DURATION_S} s per target, route and connection count; ` +
-        `${STARTS} paired cold starts; ${POST_LOAD_S} s POST load; ${SOAK_S} s soak${gunicorn ? "; Flask + Gunicorn baseline" : " (no Gunicorn/Flask: baseline skipped)"}`,
-    );
-
     // Cold start first, on an idle machine, paired with a minimal node:http server so that drift hits both.
     const starts: number[] = [];
     const nodeHttpStarts: number[] = [];
     for (let i = 0; i < STARTS; i++) {
-      starts.push(await coldStart(files.service));
-      nodeHttpStarts.push(await coldStart(files.nodeHttp));
+      starts.push(await coldStart(node, files.service));
+      nodeHttpStarts.push(await coldStart(node, files.nodeHttp));
     }
 
-    const service = await startServer("service", process.execPath, [files.service]);
+    const service = await startServer("service", node, [files.service]);
     servers.push(service);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idleRss = rssMiB(service.child.pid!);
     const targets = [
-      await startServer("bare Hono", process.execPath, [files.bare]),
+      await startServer("bare Hono", node, [files.bare]),
       service,
-      await startServer("service, LOG_LEVEL=warn", process.execPath, [files.service], { LOG_LEVEL: "warn" }),
-      await startServer("node:http", process.execPath, [files.nodeHttp]),
+      await startServer("service, LOG_LEVEL=warn", node, [files.service], { LOG_LEVEL: "warn" }),
+      await startServer("node:http", node, [files.nodeHttp]),
     ];
     servers.push(...targets.filter((target) => target !== service));
     const flask = gunicorn ? await startServer("Flask + Gunicorn (2 workers)", gunicorn[0]!, gunicorn.slice(1)) : undefined;
@@ -274,10 +284,10 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const warm = samples[Math.max(0, Math.floor(samples.length / 10) - 1)]!;
 
-    const report: BenchReport = {
+    return {
       date: new Date().toISOString(),
       command: `npm run bench -- --duration ${DURATION_S} --rounds ${ROUNDS} --starts ${STARTS} --post-load ${POST_LOAD_S} --soak ${SOAK_S}`,
-      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` },
+      machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: version, os: `${os.type()} ${os.release()}` },
       loadGenerator: hasWrk ? "wrk -t2" : "autocannon",
       bundleSettings: BUNDLE_SETTINGS,
       runs,
@@ -291,19 +301,40 @@ async function main(): Promise<void> {
         errors: soakParts.reduce((sum, part) => sum + part.errors + part.non2xx, 0) + postLoad.errors + postLoad.non2xx,
       },
     };
-
-    console.log(`\n${renderRoutesTable(report)}\n`);
-    console.log(`\n${renderTargetsTable(report)}\n`);
-    const missed = checkTargets(report).filter((check) => !check.pass).length;
-    if (missed > 0) console.log(`${missed} target(s) missed: see docs/performance.md for where the time goes`);
-
-    writeFileSync(path.join(ROOT, "docs/benchmarks.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(path.join(ROOT, "docs/benchmarks.md"), renderBenchmarksMarkdown(report));
-    const readmePath = path.join(ROOT, "README.md");
-    writeFileSync(readmePath, replaceReadmeSummary(readFileSync(readmePath, "utf8"), renderReadmeSummary(report)));
-    console.error("wrote docs/benchmarks.md, docs/benchmarks.json and the README's Performance summary");
   } finally {
     for (const server of servers) await stop(server);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-"));
+  try {
+    const files = { service: path.join(dir, "server.mjs"), bare: path.join(dir, "bare.mjs"), nodeHttp: path.join(dir, "node-http.mjs") };
+    await bundle({ entryPoint: path.join(ROOT, "src/main.ts"), outfile: files.service });
+    await bundle({ entryPoint: path.join(ROOT, "bench/bare-app.ts"), outfile: files.bare });
+    await bundle({ entryPoint: path.join(ROOT, "bench/node-http-app.ts"), outfile: files.nodeHttp });
+    const scriptFile = path.join(dir, "post.lua");
+    writeFileSync(scriptFile, WRK_POST_SCRIPT);
+    const gunicorn = gunicornCommand();
+    const nodes = nodesToMeasure();
+    console.error(
+      `benchmark: ${hasWrk ? "wrk -t2" : "autocannon"}, ${ROUNDS} alternating rounds of ${DURATION_S} s per target, route and connection count; ` +
+        `${STARTS} paired cold starts; ${POST_LOAD_S} s POST load; ${SOAK_S} s soak${gunicorn ? "; Flask + Gunicorn baseline" : " (no Gunicorn/Flask: baseline skipped)"}; on ${nodes.length} Node builds`,
+    );
+    const run: BenchRun = { reports: [] };
+    for (const node of nodes) run.reports.push(await measureOn(node, { files, scriptFile, ...(gunicorn ? { gunicorn } : {}) }));
+
+    for (const report of run.reports) console.log(`\nNode.js ${report.machine.node}\n${renderRoutesTable(report)}\n`);
+    console.log(`\n${renderTargetsSideBySide(run)}\n`);
+    const missed = run.reports.flatMap(checkTargets).filter((check) => !check.pass).length;
+    if (missed > 0) console.log(`${missed} target(s) missed: see docs/performance.md for where the time goes`);
+
+    writeFileSync(path.join(ROOT, "docs/benchmarks.json"), `${JSON.stringify(run, null, 2)}\n`);
+    writeFileSync(path.join(ROOT, "docs/benchmarks.md"), renderBenchmarksMarkdown(run));
+    const readmePath = path.join(ROOT, "README.md");
+    writeFileSync(readmePath, replaceReadmeSummary(readFileSync(readmePath, "utf8"), renderReadmeSummary(run)));
+    console.error("wrote docs/benchmarks.md, docs/benchmarks.json and the README's Performance summary");
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
-import { NODE_IMAGE } from "../dagger/src/versions.js";
+import { NODE_IMAGE, NODE_IMAGE_TAG } from "../dagger/src/versions.js";
 import { PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
 import { DEPLOY_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
@@ -19,7 +19,7 @@ import {
   renderReadmeSummary,
   SERVICE,
   SERVICE_WARN,
-  type BenchReport,
+  type BenchRun,
 } from "../bench/report.js";
 import { checkDaggerCall, daggerCallsIn } from "./helpers/dagger-calls.js";
 import { cliName } from "./helpers/dagger-cli.js";
@@ -121,15 +121,20 @@ describe("README", () => {
     expect(readme).toContain(PRICE_SOURCE);
   });
 
-  it("shows the figures of the latest benchmark, as docs/benchmarks.md does", () => {
-    const report = json<BenchReport>("docs/benchmarks.json");
+  it("shows the figures of the latest benchmark, as docs/benchmarks.md does, on the machine's Node and the image's", () => {
+    const bench = json<BenchRun>("docs/benchmarks.json");
     const block = readme.slice(readme.indexOf(README_START) + README_START.length, readme.indexOf(README_END)).trim();
-    expect(block).toBe(renderReadmeSummary(report));
-    expect(readFileSync(path.join(ROOT, "docs/benchmarks.md"), "utf8")).toBe(renderBenchmarksMarkdown(report));
-    expect(report.machine.cores).toBeGreaterThan(0);
-    expect(new Set(report.runs.map((run) => run.route))).toEqual(new Set(BENCH_ROUTES.map((route) => route.name)));
-    expect(report.runs.filter((run) => run.target === SERVICE)).toHaveLength(BENCH_ROUTES.length * BENCH_CONNECTIONS.length);
-    for (const target of [BARE, NODE_HTTP, SERVICE_WARN]) expect(report.runs.some((run) => run.target === target), target).toBe(true);
+    expect(block).toBe(renderReadmeSummary(bench));
+    expect(readFileSync(path.join(ROOT, "docs/benchmarks.md"), "utf8")).toBe(renderBenchmarksMarkdown(bench));
+    // The machine's Node first, then exactly the image's.
+    expect(bench.reports).toHaveLength(2);
+    expect(bench.reports[1]!.machine.node).toBe(`v${/^node:(\d+\.\d+\.\d+)-/.exec(NODE_IMAGE_TAG)![1]}`);
+    for (const report of bench.reports) {
+      expect(report.machine.cores).toBeGreaterThan(0);
+      expect(new Set(report.runs.map((run) => run.route))).toEqual(new Set(BENCH_ROUTES.map((route) => route.name)));
+      expect(report.runs.filter((run) => run.target === SERVICE)).toHaveLength(BENCH_ROUTES.length * BENCH_CONNECTIONS.length);
+      for (const target of [BARE, NODE_HTTP, SERVICE_WARN]) expect(report.runs.some((run) => run.target === target), target).toBe(true);
+    }
   });
 
   describe("dagger commands", () => {
