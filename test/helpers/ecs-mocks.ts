@@ -235,12 +235,18 @@ export function testRuntime(): DeployRuntime & { lines: string[]; clock: { now: 
  * service deployment UpdateService starts ends SUCCESSFUL; TD1's task answers at 10.0.1.5.
  */
 export function rollbackRollout(): void {
+  rollsBackToTD1(deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED"), [deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]);
+}
+
+/**
+ * A service running `running` whose update to TD1 succeeds: DescribeServices answers it, then TD1 steady; UpdateService
+ * answers `updated` and names the service deployment, which ends SUCCESSFUL; TD1's task answers at 10.0.1.5.
+ */
+function rollsBackToTD1(running: Deployment, updated: Deployment[]): void {
   let call = 0;
-  const answers = [service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
+  const answers = [service([running]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
   ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-  ecs.on(UpdateServiceCommand).callsFake(() => ({
-    service: { ...service([deployment("ecs-svc/back", TD1, "PRIMARY", "IN_PROGRESS"), deployment("ecs-svc/new", TD2, "ACTIVE", "COMPLETED")]).services[0], currentServiceDeployment: SD_ARN },
-  }));
+  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: { ...service(updated).services[0], currentServiceDeployment: SD_ARN } }));
   ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
   ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
 }
@@ -276,12 +282,7 @@ export function useMockedDeploy(): { server: VersionServer } {
 export function afterStackUpdate(): void {
   ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD3 }).resolves(revision(TD3, NEW_DIGEST));
   ecs.on(ListTaskDefinitionsCommand).callsFake((input: { nextToken?: string }) => (input.nextToken ? { taskDefinitionArns: [TD1] } : { taskDefinitionArns: [TD3, TD2], nextToken: "page-2" }));
-  let call = 0;
-  const answers = [service([deployment("ecs-svc/stack", TD3, "PRIMARY", "COMPLETED")]), service([deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")])];
-  ecs.on(DescribeServicesCommand).callsFake(() => answers[Math.min(call++, answers.length - 1)]);
-  ecs.on(UpdateServiceCommand).callsFake(() => ({ service: { ...answers[1]!.services[0], currentServiceDeployment: SD_ARN } }));
-  ecs.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: SD_ARN, status: "SUCCESSFUL" }] });
-  ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: "t", taskDefinitionArn: TD1, attachments: [{ details: [{ name: "privateIPv4Address", value: "10.0.1.5" }] }] }] });
+  rollsBackToTD1(deployment("ecs-svc/stack", TD3, "PRIMARY", "COMPLETED"), [deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]);
 }
 
 /**
