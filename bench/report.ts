@@ -130,11 +130,6 @@ export function renderRoutesTable(report: BenchReport): string {
   ].join("\n");
 }
 
-/** The targets table. */
-export function renderTargetsTable(report: BenchReport): string {
-  return ["| target | measured | met |", "|---|---|---|", ...checkTargets(report).map((t) => `| ${t.target} | ${t.value} | ${t.pass ? "yes" : "**no**"} |`)].join("\n");
-}
-
 /** The targets of every report side by side: a row per target, a column per Node. */
 export function renderTargetsSideBySide(run: BenchRun): string {
   const checks = run.reports.map(checkTargets);
