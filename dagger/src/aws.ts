@@ -149,12 +149,10 @@ export class Aws {
   }
 
   /**
-   * The release SBOM of what publish pushed (CycloneDX 1.6 JSON): Syft reads each platform image of the release from ECR
-   * by its digest (those the index the commit tag points to lists; nothing is rebuilt), and the npm packages the bundle
-   * inlines come from this checkout's lockfile (`npm sbom`). The SBOM's metadata.component is the image index (its
-   * digest as purl version, SHA-256 hash and property); each platform image is a container component with its digest,
-   * the packages read from it under it. Refused when --digest is not what the commit tag points to, when Syft read
-   * another manifest, or when an image's revision label is not the commit.
+   * The SBOM of the release as publish pushed it (CycloneDX 1.6): Syft reads each platform image the commit tag's index
+   * lists from ECR by digest (nothing rebuilt); the bundled npm packages come from this checkout's lockfile. The index
+   * digest is in metadata.component, each platform image is a container component with its digest. Refused when
+   * --digest is not the tag's, Syft read another manifest, or an image's revision label is not the commit.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN release-sbom --repository=hono-ecr-service --commit=$(git rev-parse HEAD) export --path=sbom.cdx.json`
    */
@@ -173,9 +171,9 @@ export class Aws {
     const { client, context } = await this.ecr(repository);
     const auth = await getRegistryAuth(client, context);
     const release = await findPushedRelease(client, { host: auth.registryHost, repository }, commit, digest, context);
-    const login = { host: auth.registryHost, username: auth.username, password: dag.setSecret("ecr-registry-password", auth.password) };
-    const pkg = await servicePackage(this.source);
-    return sbomFile(await pushedReleaseSbom(this.source, release, login, { name: pkg.name, version: pkg.version }));
+    const { name, version } = await servicePackage(this.source);
+    const password = dag.setSecret("ecr-registry-password", auth.password);
+    return sbomFile(await pushedReleaseSbom(this.source, release, { host: auth.registryHost, username: auth.username, password }, { name, version }));
   }
 
   /**

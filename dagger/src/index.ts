@@ -189,7 +189,7 @@ export class Pipeline {
   }
 
   /**
-   * The functions that call AWS (publish, setup-registry, lifecycle-preview, deploy, rollback, status), with the region
+   * The functions that call AWS (publish, release-sbom, setup-registry, lifecycle-preview, deploy, rollback, status), with the region
    * and credentials given once, before the function's name.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN status --environment=staging`

@@ -98,12 +98,10 @@ export async function pushedImageSbom(release: PushedRelease, image: PlatformIma
  * platform image (its digest), each image's packages under it.
  */
 export async function pushedReleaseSbom(source: Directory, release: PushedRelease, login: RegistryLogin, subject: Omit<SbomSubject, "revision" | "image">): Promise<CycloneDx> {
-  const [lockfile, ...images] = await Promise.all([npmSbom(source), ...release.images.map((image) => pushedImageSbom(release, image, login))]);
+  const read = async (image: PlatformImage) => ({ source: "syft (pushed image)", bom: await pushedImageSbom(release, image, login), image });
+  const [lockfile, images] = await Promise.all([npmSbom(source), Promise.all(release.images.map(read))]);
   return mergeSboms(
-    [
-      ...release.images.map((image, i) => ({ source: "syft (pushed image)", bom: images[i]!, image })),
-      { source: "npm sbom (bundled dependencies)", bom: lockfile! },
-    ],
+    [...images, { source: "npm sbom (bundled dependencies)", bom: lockfile }],
     { ...subject, revision: release.tag, image: { repository: release.repository, digest: release.digest } },
   );
 }
