@@ -10,7 +10,7 @@ import { SBOM_PROPERTY, type CycloneDx, type SbomComponent } from "../../dagger/
 import { SYFT_IMAGE } from "../../dagger/src/versions.js";
 import { cycloneDx16Errors } from "../helpers/cyclonedx-schema.js";
 import type { Step } from "../helpers/fake-engine.js";
-import { motoUnavailableReason, putRelease, startMoto, type Moto } from "../helpers/moto.js";
+import { motoUnavailableReason, putRelease, putTestImage, startMoto, type Moto } from "../helpers/moto.js";
 import { callsEndingWith, namedValues, runPlan, stepNamed } from "../helpers/plan.js";
 import { client, COMMIT, credentials, ECR_PASSWORD, HOST, KEY_ID, OLDER, REPOSITORY, SECRET_KEY, SESSION } from "../helpers/publish.js";
 import { answerSupplyChain, type SupplyChainAnswers } from "../helpers/supply-chain.js";
@@ -98,6 +98,21 @@ describe.skipIf(unavailable !== undefined)(`release-sbom${unavailable ? ` (skipp
       "syft (pushed image) linux/arm64",
     ]);
     expect(bom.components!.some((component) => component.purl?.startsWith("pkg:npm/hono@"))).toBe(true);
+  });
+
+  it("describes a release pushed as a single image (no index): Syft reads that image, with no --platform to check", async () => {
+    const single = "b".repeat(40);
+    const digest = await putTestImage(client(), REPOSITORY, single);
+    const run = await releaseSbom({ commit: single, digest });
+    expect(run.error).toBeUndefined();
+    const syfts = callsEndingWith(run.engine, "stdout").filter((chain) => execOf(chain)[0] === "/syft");
+    expect(syfts.map(execOf)).toEqual([["/syft", "scan", "--from", "registry", `${HOST}/${REPOSITORY}@${digest}`, "--output", "cyclonedx-json@1.6"]]);
+    const bom = JSON.parse(run.result!) as CycloneDx;
+    expect(cycloneDx16Errors(bom)).toEqual([]);
+    expect(propertyOf(bom.metadata!.component, SBOM_PROPERTY.indexDigest)).toBe(digest);
+    const [image] = bom.components!.filter((component) => component.type === "container");
+    expect(image).toMatchObject({ version: digest, purl: `pkg:oci/shop@${digest.replace(":", "%3A")}?repository_url=${HOST}/${REPOSITORY}` });
+    expect(propertyOf(image, SBOM_PROPERTY.platform)).toBeUndefined();
   });
 
   it("refuses a --digest the commit tag does not point to, a release not in ECR and a malformed digest, before Syft runs", async () => {
