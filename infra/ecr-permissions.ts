@@ -13,8 +13,21 @@ export const PUSH_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLay
 /** The ECR API calls `dagger call publish` makes itself: find a release by tag, read its manifests, tag them by digest. */
 export const PUBLISH_API_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage"];
 
-/** `dagger call publish`, on the one repository: push, plus its own API calls. */
-export const PUBLISH_ACTIONS = [...new Set([...PUSH_ACTIONS, ...PUBLISH_API_ACTIONS])];
+/**
+ * What a registry pull of manifests and layers needs (Syft reading the pushed images in `release-sbom`): the pull
+ * actions of AWS's managed policy AmazonEC2ContainerRegistryPullOnly besides the login
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonEC2ContainerRegistryPullOnly.html).
+ */
+export const PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+
+/** The ECR API calls `dagger call aws ... release-sbom` makes itself: the release's index by tag, its platform images. */
+export const RELEASE_SBOM_API_ACTIONS = ["ecr:DescribeImages", "ecr:BatchGetImage"];
+
+/**
+ * `dagger call publish`, on the one repository: push, plus its own API calls; and `release-sbom` (CI's sbom job runs it
+ * with the publish role after publish): its API calls and the pull of the images it describes.
+ */
+export const PUBLISH_ACTIONS = [...new Set([...PUSH_ACTIONS, ...PUBLISH_API_ACTIONS, ...RELEASE_SBOM_API_ACTIONS, ...PULL_ACTIONS])];
 
 /** `dagger call setup-registry` and `dagger call lifecycle-preview` (with and without --offline): one repository. */
 export const REGISTRY_ACTIONS = [

@@ -9,7 +9,7 @@ import { InputError } from "../dagger/src/ecr/validate.js";
 import { ENVIRONMENTS } from "../infra/environments.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
 import { ENHANCED_SCAN_ACTIONS, IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, SERVICE_TAG_ACTIONS, SIGNING_CONFIGURATION_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
-import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PULL_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, RELEASE_SBOM_API_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { GithubActionsIdentityStack, ROLE_WORKFLOWS } from "../infra/github-actions-identity-stack.js";
 import { ROOT } from "./helpers/process.js";
 
@@ -205,7 +205,7 @@ describe("GitHub Actions identity stack", () => {
     }
   });
 
-  it("lets the publish role log in anywhere but push only to the one repository", () => {
+  it("lets the publish role log in anywhere but push (and pull, for release-sbom) only in the one repository", () => {
     const statements = statementsOf(synth(), "PublishRole");
     const [profileId] = Object.keys(synth().findResources("AWS::Signer::SigningProfile"));
     expect(statements).toEqual([
@@ -223,8 +223,9 @@ describe("GitHub Actions identity stack", () => {
       "ecr:PutImage",
       "ecr:DescribeImages",
       "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
     ]);
-    expect(PUBLISH_ACTIONS).toEqual(expect.arrayContaining(PUSH_ACTIONS));
+    expect(PUBLISH_ACTIONS).toEqual(expect.arrayContaining([...PUSH_ACTIONS, ...PULL_ACTIONS, ...RELEASE_SBOM_API_ACTIONS]));
     expect(PUBLISH_ACTIONS).not.toContain("ecr:DescribeRepositories");
   });
 

@@ -121,7 +121,7 @@ describe("workflow structure", () => {
   it("gives id-token: write only to the jobs that assume an AWS role", () => {
     for (const file of files) expect(workflow(file).permissions, file).toEqual({ contents: "read" });
     const withIdToken = allJobs().filter(({ job }) => job.permissions?.["id-token"] === "write").map(({ name }) => name);
-    expect(withIdToken.sort()).toEqual(["deploy-production", "deploy-staging", "publish", "rollback", "setup-registry"]);
+    expect(withIdToken.sort()).toEqual(["deploy-production", "deploy-staging", "publish", "rollback", "sbom", "setup-registry"]);
     for (const { name, job } of allJobs()) {
       const assumesRole = job.steps.some((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials@"));
       expect(assumesRole, name).toBe(withIdToken.includes(name));
@@ -175,12 +175,29 @@ describe("workflow structure", () => {
     expect(Object.keys(ci.jobs)).toEqual(["ci", "publish", "sbom", ...environments.map((environment) => `deploy-${environment}`)]);
   });
 
-  it("attaches the release SBOM to the run and sums it up, without AWS access", () => {
+  it("keeps the SBOM of the release as pushed: read from ECR by the digest publish printed, with the publish role, attached to the run", () => {
     const job = workflow("ci.yml").jobs.sbom!;
     expect(job.needs).toBe("publish");
-    expect(job.permissions).toEqual({ contents: "read" });
-    expect(job.steps.find((step) => step.uses?.startsWith("dagger/"))!.with!.args).toBe('sbom --commit="$RELEASE_COMMIT" export --path=sbom.cdx.json');
-    expect(job.steps.find((step) => step.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
+    expect(job.if).toBe("needs.publish.outputs.digest != ''");
+    expect(job.permissions).toEqual({ contents: "read", "id-token": "write" });
+    // The CLI is installed before any credential exists; the role is the publish role (it can read the repository).
+    const uses = job.steps.map((step) => actionOf(step.uses));
+    expect(uses.indexOf("dagger/dagger-for-github")).toBeLessThan(uses.indexOf("aws-actions/configure-aws-credentials"));
+    const credentials = job.steps.find((step) => step.uses?.startsWith("aws-actions/"))!;
+    expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PUBLISH_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+    const step = job.steps.find((candidate) => candidate.with?.args?.includes(" release-sbom "))!;
+    // Commit and digest are publish's outputs, reaching the shell as environment variables.
+    expect(step.env).toEqual({
+      AWS_REGION: "${{ vars.AWS_REGION }}",
+      ECR_REPOSITORY: "${{ vars.ECR_REPOSITORY }}",
+      RELEASE_COMMIT: "${{ needs.publish.outputs.commit }}",
+      IMAGE_DIGEST: "${{ needs.publish.outputs.digest }}",
+    });
+    expect(step.with!.args).toMatch(/ release-sbom --repository="\$ECR_REPOSITORY" --commit="\$RELEASE_COMMIT" --digest="\$IMAGE_DIGEST" export --path=sbom\.cdx\.json$/);
+    expect(job.steps.find((candidate) => candidate.uses?.startsWith("actions/upload-artifact@"))!.with).toMatchObject({ path: "sbom.cdx.json", "if-no-files-found": "error" });
+    // The summary names the index digest and each platform image's, read from the SBOM itself.
+    expect(job.steps.at(-1)!.run).toContain('select(.name == "hono-ecr-service:image:index-digest")');
+    expect(job.steps.at(-1)!.run).toContain('select(.name == "hono-ecr-service:image:platform")');
   });
 
   it("rolls back by hand, choosing the environment from a typed list, in a group no deploy can cancel it from", () => {
@@ -252,7 +269,7 @@ describe("workflow structure", () => {
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(12);
+    expect(daggerSteps.length).toBe(13);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -371,7 +388,7 @@ describe("dagger calls in the workflows", () => {
         .slice(2)
         .filter((word) => !word.startsWith("--") && !word.startsWith("$"))
         .join(" ");
-    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "sbom export", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
+    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "aws release-sbom export", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
     expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
   });
 

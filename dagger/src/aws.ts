@@ -4,13 +4,13 @@
  * of an environment's ECS service.
  */
 import { createHash } from "node:crypto";
-import { argument, dag, func, object, type Directory, type GitRepository, type Platform, type Secret } from "@dagger.io/dagger";
+import { argument, dag, func, object, type Directory, type File, type GitRepository, type Platform, type Secret } from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { AwsError, type CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, realRuntime, rollbackRelease, type DeployOptions } from "./deploy/deploy.js";
 import { formatStatus, serviceStatus } from "./deploy/status.js";
-import { MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
+import { DIGEST_PATTERN, MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "./deploy/validate.js";
 import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
@@ -30,8 +30,8 @@ import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/
 import { InputError, registryHost, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
 import { buildImage, releaseImages, servicePackage } from "./release.js";
 import { smokeTest } from "./smoke.js";
-import { sbomCounts } from "./supply-chain/sbom.js";
-import { releaseSbom, vulnerabilityGate } from "./supply-chain/scan.js";
+import { findPushedRelease, pushedReleaseSbom } from "./supply-chain/pushed-sbom.js";
+import { sbomFile, vulnerabilityGate } from "./supply-chain/scan.js";
 import { validateSeverity } from "./supply-chain/vulnerabilities.js";
 
 /** Storage price of ECR (private repositories, per GB-month, most regions), for the lifecycle preview's cost column. */
@@ -128,11 +128,11 @@ export class Aws {
       const pkg = await servicePackage(this.source);
       lines.push(await smokeTest(tested, pkg.name));
       if (!images.has(native)) lines.push(`smoke-tested on ${native}, from the same bundle as the ${platformList.join(", ")} images`);
-      // The gate and the SBOM read the image that was smoke-tested; a failing gate stops here, before anything is pushed.
-      const [{ verdict, report }, bom] = await Promise.all([vulnerabilityGate(this.source, tested, threshold), releaseSbom(this.source, tested, { name: pkg.name, version: pkg.version, revision: release })]);
+      // The gate reads the image that was smoke-tested; a failing gate stops here, before anything is pushed.
+      const { verdict, report } = await vulnerabilityGate(this.source, tested, threshold);
       if (!verdict.passed) throw new Error(`publish refused: nothing was pushed\n${report}`);
       const [gateSummary = ""] = report.split("\n");
-      lines.push(gateSummary, `sbom: ${formatCounts(sbomCounts(bom))} (dagger call sbom --commit=${release} export --path=sbom.cdx.json)`);
+      lines.push(gateSummary);
       const auth = await getRegistryAuth(client, context);
       const password = dag.setSecret("ecr-registry-password", auth.password);
       const pushed = await dag
@@ -143,7 +143,37 @@ export class Aws {
     }
     const tagged = await tagRelease(client, repository, digest, releaseTags, context);
     const host = registryHost(tagged.registryId, this.region);
+    // The SBOM is read from what was pushed, by digest (release-sbom), never from a rebuild.
+    lines.push(`sbom of the pushed images: dagger call aws ... release-sbom --repository=${repository} --commit=${release} --digest=${digest} export --path=sbom.cdx.json`);
     return [...lines, ...tagged.references.map((reference) => `${host}/${repository}:${reference}`)].join("\n");
+  }
+
+  /**
+   * The SBOM of the release as publish pushed it (CycloneDX 1.6): Syft reads each platform image the commit tag's index
+   * lists from ECR by digest (nothing rebuilt); the bundled npm packages come from this checkout's lockfile. The index
+   * digest is in metadata.component, each platform image is a container component with its digest. Refused when
+   * --digest is not the tag's, Syft read another manifest, or an image's revision label is not the commit.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN release-sbom --repository=hono-ecr-service --commit=$(git rev-parse HEAD) export --path=sbom.cdx.json`
+   */
+  @func({ cache: "never" })
+  async releaseSbom(
+    /** ECR repository name, e.g. hono-ecr-service. */
+    repository: string,
+    /** The release: the commit tag publish pushed it under (check out that commit: its lockfile gives the npm packages). */
+    commit: string,
+    /** The image index digest publish printed, sha256:<64 hex>: refused unless the commit tag points to it. */
+    digest?: string,
+  ): Promise<File> {
+    validateRepositoryName(repository);
+    validateReleaseTag(validateTag(commit));
+    if (digest !== undefined && !DIGEST_PATTERN.test(digest)) throw new InputError(`--digest=${JSON.stringify(digest)} is invalid: expected sha256:<64 lowercase hex>`);
+    const { client, context } = await this.ecr(repository);
+    const auth = await getRegistryAuth(client, context);
+    const release = await findPushedRelease(client, { host: auth.registryHost, repository }, commit, digest, context);
+    const { name, version } = await servicePackage(this.source);
+    const password = dag.setSecret("ecr-registry-password", auth.password);
+    return sbomFile(await pushedReleaseSbom(this.source, release, { host: auth.registryHost, username: auth.username, password }, { name, version }));
   }
 
   /**
@@ -351,13 +381,6 @@ type Overrides = Pick<DeployOptions, "allowVulnerable" | "allowUnscanned" | "all
 const OVERRIDE_FLAGS: Record<keyof Overrides, string> = { allowVulnerable: "allow-vulnerable", allowUnscanned: "allow-unscanned", allowUnsigned: "allow-unsigned", allowOlder: "allow-older" };
 
 const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-
-/** `12 components (apk 9, npm 3)`. */
-const formatCounts = (counts: Record<string, number>): string =>
-  `${Object.values(counts).reduce((sum, n) => sum + n, 0)} components (${Object.entries(counts)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([ecosystem, n]) => `${ecosystem} ${n}`)
-    .join(", ")})`;
 
 /**
  * The tag of the release: `commit` when given, else the repository's HEAD commit. Uncommitted changes are refused,

@@ -10,12 +10,9 @@ import { validateRegion } from "./ecr/validate.js";
 import { buildBundle, buildImage, releaseImages, servicePackage } from "./release.js";
 import { smokeTest } from "./smoke.js";
 import { nodeBuildEnv, runStage, testEnv } from "./stages.js";
-import { releaseSbom, vulnerabilityGate } from "./supply-chain/scan.js";
+import { releaseSbom, sbomFile, vulnerabilityGate } from "./supply-chain/scan.js";
 import { validateSeverity } from "./supply-chain/vulnerabilities.js";
 import { SOURCE_IGNORE } from "./versions.js";
-
-/** The release SBOM's file name. */
-const SBOM_FILE = "sbom.cdx.json";
 
 /** Lints, tests, builds, smoke-tests and ships the Hono service. */
 @object()
@@ -119,8 +116,9 @@ export class Pipeline {
   }
 
   /**
-   * The release SBOM (CycloneDX JSON): Alpine's packages and node as Syft finds them in the runtime image, and the npm
-   * packages the bundle inlines (`npm sbom` on the lockfile, which an image scanner cannot see), merged.
+   * The SBOM of a local build (CycloneDX JSON), one platform: Alpine's packages and node as Syft finds them in the runtime
+   * image, and the npm packages the bundle inlines (`npm sbom` on the lockfile, which an image scanner cannot see),
+   * merged. The SBOM of a pushed release, every platform image by digest, is `aws ... release-sbom` (what CI keeps).
    *
    * Example: `dagger call sbom --commit=$(git rev-parse HEAD) export --path=sbom.cdx.json`
    */
@@ -133,7 +131,7 @@ export class Pipeline {
   ): Promise<File> {
     const pkg = await servicePackage(this.source);
     const bom = await releaseSbom(this.source, await this.build(platform, commit), { name: pkg.name, version: pkg.version, revision: commit });
-    return dag.directory().withNewFile(SBOM_FILE, `${JSON.stringify(bom, null, 2)}\n`).file(SBOM_FILE);
+    return sbomFile(bom);
   }
 
   /**
@@ -191,7 +189,7 @@ export class Pipeline {
   }
 
   /**
-   * The functions that call AWS (publish, setup-registry, lifecycle-preview, deploy, rollback, status), with the region
+   * The functions that call AWS (publish, release-sbom, setup-registry, lifecycle-preview, deploy, rollback, status), with the region
    * and credentials given once, before the function's name.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN status --environment=staging`

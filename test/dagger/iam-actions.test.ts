@@ -6,10 +6,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureRepository } from "../../dagger/src/ecr/registry.js";
 import type { Pipeline } from "../../dagger/src/index.js";
-import { LOGIN_ACTIONS, PUBLISH_API_ACTIONS, REGISTRY_ACTIONS } from "../../infra/ecr-permissions.js";
-import { motoUnavailableReason, startMoto, type Moto } from "../helpers/moto.js";
+import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PUBLISH_API_ACTIONS, REGISTRY_ACTIONS, RELEASE_SBOM_API_ACTIONS } from "../../infra/ecr-permissions.js";
+import { motoUnavailableReason, putRelease, startMoto, type Moto } from "../helpers/moto.js";
 import { runPlan } from "../helpers/plan.js";
 import { client, COMMIT, credentials, engineFor, OLDER, publish, REPOSITORY, TEST_CLIENTS } from "../helpers/publish.js";
+import { answerSupplyChain } from "../helpers/supply-chain.js";
 import { iamActionOf } from "../helpers/iam.js";
 
 const unavailable = motoUnavailableReason();
@@ -52,6 +53,22 @@ describe.skipIf(unavailable !== undefined)(`IAM actions derived from the code's 
       }
     });
     expect(called.sort()).toEqual([...LOGIN_ACTIONS, ...PUBLISH_API_ACTIONS].sort());
+  });
+
+  it("release-sbom calls exactly the login action and RELEASE_SBOM_API_ACTIONS, all granted to the publish role it runs with", async () => {
+    await moto.reset();
+    await ensureRepository(client(), REPOSITORY, { region: "eu-west-1", repository: REPOSITORY });
+    await putRelease(client(), REPOSITORY, COMMIT, ["linux/amd64", "linux/arm64"]);
+    const supply = answerSupplyChain({ pushed: { revision: COMMIT } });
+    const called = await actionsOf(async () => {
+      const run = await runPlan(async (pipeline) => {
+        const { accessKeyId, secretAccessKey, sessionToken } = credentials();
+        return pipeline.aws("eu-west-1", accessKeyId, secretAccessKey, sessionToken).releaseSbom(REPOSITORY, COMMIT).then((file) => file.id());
+      }, supply);
+      expect(run.error).toBeUndefined();
+    });
+    expect(called.sort()).toEqual([...LOGIN_ACTIONS, ...RELEASE_SBOM_API_ACTIONS].sort());
+    expect(PUBLISH_ACTIONS).toEqual(expect.arrayContaining(RELEASE_SBOM_API_ACTIONS));
   });
 
   it("setup-registry and lifecycle-preview call exactly REGISTRY_ACTIONS (create, bring in line, preview both ways)", async () => {

@@ -59,6 +59,7 @@ describe("module registration", () => {
   it("has the AWS functions behind aws, which takes the region and credentials once", () => {
     expect(surface.objects[1]!.functions.map(signature)).toEqual([
       "publish(repository: string, git: GitRepository, commit?: string, allowDirty: boolean = false, sourceDateEpoch?: integer, tags?: [string], platforms?: [Platform], sourceUrl: string = , severity: string = CRITICAL): string cache=never",
+      "releaseSbom(repository: string, commit: string, digest?: string): File cache=never",
       "setupRegistry(repository: string, keep: integer = 5, signingProfileArn?: string): string cache=never",
       "lifecyclePreview(repository: string, keep: integer = 5, offline: boolean = false): string cache=never",
       "deploy(environment: string, image?: string, commit?: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowUnscanned?: string, allowOlder?: string): string cache=never",

@@ -33,7 +33,32 @@ export interface SbomSubject {
   version: string;
   /** The release tag (the commit). */
   revision: string;
+  /** The image index as pushed, when the SBOM describes a pushed release: `<registry host>/<repository>` and its digest. */
+  image?: { repository: string; digest: string };
 }
+
+/** One platform image of a pushed release, as its index lists it: the image a part of the SBOM was read from. */
+export interface PlatformImage {
+  /** `os/architecture`, e.g. linux/arm64; undefined for a release pushed as a single image (no index). */
+  platform?: string;
+  /** The platform image's manifest digest, sha256:<64 hex>. */
+  digest: string;
+}
+
+/** One input of the merge: a CycloneDX document, the tool that wrote it, and the platform image it read (if any). */
+export interface SbomPart {
+  source: string;
+  bom: CycloneDx;
+  image?: PlatformImage;
+}
+
+/** The property names this SBOM adds, under the service's own namespace. */
+export const SBOM_PROPERTY = {
+  source: "hono-ecr-service:sbom:source",
+  indexDigest: "hono-ecr-service:image:index-digest",
+  platform: "hono-ecr-service:image:platform",
+  digest: "hono-ecr-service:image:digest",
+} as const;
 
 /** The CycloneDX version the release SBOM is written in; Syft is pinned to it (`--output cyclonedx-json@1.6`). */
 export const SBOM_SPEC_VERSION = "1.6";
@@ -63,31 +88,99 @@ export function parseCycloneDx(json: string, source: string): CycloneDx {
 
 /**
  * A component's identity for de-duplication and its bom-ref in the release SBOM: its purl, a file's path (Syft's
- * `file` components: the files packages own, with their hashes), else name@version.
+ * `file` components: the files packages own, with their hashes; scoped to the platform image they were read from, as
+ * /usr/local/bin/node of linux/amd64 and of linux/arm64 are different files), else name@version.
  */
-const identity = (component: SbomComponent) => component.purl ?? (component.type === "file" ? `file:${component.name}` : `${component.name}@${component.version ?? ""}`);
+const identity = (component: SbomComponent, image?: PlatformImage) =>
+  component.purl ??
+  (component.type === "file" ? `file:${image ? `${image.platform ?? image.digest}:` : ""}${component.name}` : `${component.name}@${component.version ?? ""}`);
 
 /**
- * The release SBOM: every component of `parts` once (by purl), each tagged with the part it came from, under a
+ * The package URL of an OCI image (purl-spec, type `oci`): the repository's last segment as name, the manifest digest
+ * as version (`:` percent-encoded), qualifiers sorted: arch, repository_url, tag.
+ */
+export function ociPurl(repository: string, digest: string, qualifiers: { arch?: string; tag?: string } = {}): string {
+  const name = repository.slice(repository.lastIndexOf("/") + 1);
+  const query = [
+    ...(qualifiers.arch ? [`arch=${qualifiers.arch}`] : []),
+    `repository_url=${repository}`,
+    ...(qualifiers.tag ? [`tag=${encodeURIComponent(qualifiers.tag)}`] : []),
+  ].join("&");
+  return `pkg:oci/${name}@${digest.replace(":", "%3A")}?${query}`;
+}
+
+/** A digest as a CycloneDX hash: an OCI digest is the SHA-256 of the manifest's bytes. */
+const sha256Hash = (digest: string) => [{ alg: "SHA-256", content: digest.slice(digest.indexOf(":") + 1) }];
+
+/** The container component that stands for one platform image of the pushed release. */
+function platformComponent(repository: string, image: PlatformImage, revision: string): SbomComponent {
+  const arch = image.platform?.split("/")[1];
+  return {
+    "bom-ref": ociPurl(repository, image.digest, arch ? { arch } : {}),
+    type: "container",
+    name: repository,
+    version: image.digest,
+    purl: ociPurl(repository, image.digest, arch ? { arch } : {}),
+    hashes: sha256Hash(image.digest),
+    properties: [
+      ...(image.platform ? [{ name: SBOM_PROPERTY.platform, value: image.platform }] : []),
+      { name: SBOM_PROPERTY.digest, value: image.digest },
+      { name: "org.opencontainers.image.revision", value: revision },
+    ],
+  };
+}
+
+/** The release: the pushed image index (purl, hash and a property naming its digest) or, for a local build, the service. */
+function releaseComponent(subject: SbomSubject, root: string): SbomComponent {
+  const component: SbomComponent = { "bom-ref": root, type: "container", name: subject.name, version: subject.revision, properties: [{ name: "package.version", value: subject.version }] };
+  if (!subject.image) return component;
+  const { repository, digest } = subject.image;
+  return {
+    ...component,
+    purl: ociPurl(repository, digest, { tag: subject.revision }),
+    hashes: sha256Hash(digest),
+    properties: [...(component.properties as object[]), { name: SBOM_PROPERTY.indexDigest, value: digest }, { name: "org.opencontainers.image.revision", value: subject.revision }],
+  };
+}
+
+/**
+ * The release SBOM: every component of `parts` once (by purl), each tagged with every part it came from, under a
  * container component for the release, with the parts' dependency graphs carried over onto the new bom-refs (a part's
- * own root, e.g. npm's package, becomes the release). Syft's `file` components are kept, on purpose: they are the
+ * own root, e.g. npm's package, becomes the release). A part read from a platform image of a pushed release gets a
+ * container component of its own (its digest as version, purl and hash), which the release depends on and which
+ * depends on every component read from it. Syft's `file` components are kept, on purpose: they are the
  * files the image's packages own, with their SHA-1 and SHA-256 hashes, and are counted apart (sbomCounts `file`).
  * Deterministic: the same inputs give the same bytes (no timestamp; the serial number is derived from the content).
  */
-export function mergeSboms(parts: { source: string; bom: CycloneDx }[], subject: SbomSubject): CycloneDx {
+export function mergeSboms(parts: SbomPart[], subject: SbomSubject): CycloneDx {
   const root = `${subject.name}@${subject.revision}`;
   const seen = new Map<string, SbomComponent>();
   const graph = new Map<string, Set<string>>();
-  for (const { source, bom } of parts) {
+  for (const { source, bom, image } of parts) {
     const refs = new Map<string, string>();
-    if (bom.metadata?.component?.["bom-ref"]) refs.set(bom.metadata.component["bom-ref"], root);
-    for (const component of bom.components ?? []) {
-      const key = identity(component);
-      if (component["bom-ref"]) refs.set(component["bom-ref"], key);
-      if (seen.has(key)) continue;
-      const properties = Array.isArray(component.properties) ? (component.properties as { name: string; value: string }[]) : [];
-      seen.set(key, { ...component, "bom-ref": key, properties: [...properties, { name: "hono-ecr-service:sbom:source", value: source }] });
+    let partRoot = root;
+    if (image) {
+      const container = platformComponent(subject.image?.repository ?? subject.name, image, subject.revision);
+      partRoot = String(container["bom-ref"]);
+      seen.set(partRoot, container);
+      graph.set(root, (graph.get(root) ?? new Set<string>()).add(partRoot));
     }
+    if (bom.metadata?.component?.["bom-ref"]) refs.set(bom.metadata.component["bom-ref"], partRoot);
+    for (const component of bom.components ?? []) {
+      const key = identity(component, image);
+      if (component["bom-ref"]) refs.set(component["bom-ref"], key);
+      const known = seen.get(key);
+      const tagged = { name: SBOM_PROPERTY.source, value: image?.platform ? `${source} ${image.platform}` : source };
+      if (known) {
+        const properties = known.properties as { name: string; value: string }[];
+        if (!properties.some((p) => p.name === tagged.name && p.value === tagged.value)) properties.push(tagged);
+        continue;
+      }
+      const properties = Array.isArray(component.properties) ? (component.properties as { name: string; value: string }[]) : [];
+      seen.set(key, { ...component, "bom-ref": key, properties: [...properties, tagged] });
+    }
+    // A platform image holds every package and file read from it: it depends on each (Syft records no root dependencies).
+    if (image) graph.set(partRoot, new Set([...(graph.get(partRoot) ?? []), ...(bom.components ?? []).map((component) => identity(component, image))]));
     for (const dependency of bom.dependencies ?? []) {
       const ref = refs.get(dependency.ref);
       if (ref === undefined) continue;
@@ -99,15 +192,15 @@ export function mergeSboms(parts: { source: string; bom: CycloneDx }[], subject:
       graph.set(ref, targets);
     }
   }
-  const components = [...seen.values()].sort((a, b) => identity(a).localeCompare(identity(b)));
+  const components = [...seen.values()].sort((a, b) => String(a["bom-ref"]).localeCompare(String(b["bom-ref"])));
   const dependencies = [...graph.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([ref, on]) => ({ ref, dependsOn: [...on].sort() }));
   const body = {
     bomFormat: "CycloneDX" as const,
     specVersion: SBOM_SPEC_VERSION,
     version: 1,
     metadata: {
-      tools: { components: parts.map(({ source }) => ({ type: "application", name: source })) },
-      component: { "bom-ref": root, type: "container", name: subject.name, version: subject.revision, properties: [{ name: "package.version", value: subject.version }] },
+      tools: { components: [...new Set(parts.map(({ source }) => source))].map((name) => ({ type: "application", name })) },
+      component: releaseComponent(subject, root),
     },
     components,
     dependencies,

@@ -4,7 +4,7 @@
  * cannot see), and the Node.js runtime against Node's own advisories (no scanner here matches the tarball-installed
  * node). The decisions are in ./vulnerabilities.ts, ./node-runtime.ts and ./sbom.ts.
  */
-import { dag, type Container, type Directory } from "@dagger.io/dagger";
+import { dag, type Container, type Directory, type File } from "@dagger.io/dagger";
 import { nodeBuildEnv } from "../stages.js";
 import { NODE_IMAGE_TAG, SYFT_IMAGE, TRIVY_IMAGE } from "../versions.js";
 import { NODE_ADVISORIES_URL, nodeRuntimeFindings, nodeVersionOfTag, parseNodeAdvisories } from "./node-runtime.js";
@@ -30,6 +30,14 @@ export async function imageSbom(image: Container): Promise<CycloneDx> {
 export async function npmSbom(source: Directory): Promise<CycloneDx> {
   const output = await nodeBuildEnv(source).withExec(["npm", "sbom", "--sbom-format", "cyclonedx", "--omit=dev"]).stdout();
   return parseCycloneDx(output, "npm sbom");
+}
+
+/** The release SBOM's file name. */
+export const SBOM_FILE = "sbom.cdx.json";
+
+/** A CycloneDX document as the File a function returns (`... export --path=sbom.cdx.json`). */
+export function sbomFile(bom: CycloneDx): File {
+  return dag.directory().withNewFile(SBOM_FILE, `${JSON.stringify(bom, null, 2)}\n`).file(SBOM_FILE);
 }
 
 /** The release SBOM: the image's packages and the bundled npm packages, merged. */
