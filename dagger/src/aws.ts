@@ -152,7 +152,7 @@ export class Aws {
    * The SBOM of the release as publish pushed it (CycloneDX 1.6): Syft reads each platform image the commit tag's index
    * lists from ECR by digest (nothing rebuilt); the bundled npm packages come from this checkout's lockfile. The index
    * digest is in metadata.component, each platform image is a container component with its digest. Refused when
-   * --digest is not the tag's, Syft read another manifest, or an image's revision label is not the commit.
+   * --digest is not the tag's or an image's revision label is not the commit.
    *
    * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN release-sbom --repository=hono-ecr-service --commit=$(git rev-parse HEAD) export --path=sbom.cdx.json`
    */

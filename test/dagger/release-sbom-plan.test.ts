@@ -127,9 +127,7 @@ describe.skipIf(unavailable !== undefined)(`release-sbom${unavailable ? ` (skipp
     expect(malformed.engine.rawQueries).toEqual([]);
   });
 
-  it("refuses what Syft read when it is not the pushed manifest, or an image built for another revision", async () => {
-    const elsewhere = await releaseSbom({}, { revision: COMMIT, digestRead: () => `sha256:${"f".repeat(64)}` });
-    expect(elsewhere.error?.message).toContain(`syft read sha256:${"f".repeat(64)} for the linux/amd64 image ${release.platformImages[0]} of release ${COMMIT}, not the pushed ${release.platformImages[0]}`);
+  it("refuses an image built for another revision, or without the revision label", async () => {
     const rebuilt = await releaseSbom({}, { revision: OLDER });
     expect(rebuilt.error?.message).toContain(`the linux/amd64 image ${release.platformImages[0]} of release ${COMMIT} was built for revision ${OLDER}: not release ${COMMIT} as publish builds it`);
     const unlabelled = await releaseSbom({}, {});

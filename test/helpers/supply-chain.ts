@@ -30,13 +30,13 @@ export interface SupplyChainAnswers {
   dbMetadata?: string;
   /** Node.js's core advisories, vuln/core/index.json (default: the fixture, none of which applies to the image's Node). */
   nodeAdvisories?: string;
-  /** Syft reading a pushed image from the registry (`--from registry`): its revision label, and the digest it reports reading. */
-  pushed?: { revision?: string; digestRead?: (requested: string) => string };
+  /** Syft reading a pushed image from the registry (`--from registry`): the revision label the image carries. */
+  pushed?: { revision?: string };
 }
 
 /**
  * Syft 1.46.0's `--output cyclonedx-json@1.6` of a platform image read from the registry, derived from the image
- * fixture: metadata.component names the reference and has the manifest digest as version, the labels are
+ * fixture: metadata.component names the reference and has its digest as version (the reference as typed: syft/source/stereoscopesource/image_source.go, Describe), the labels are
  * metadata.properties `syft:image:labels:<label>` (anchore/syft v1.46.0 syft/format/common/cyclonedxhelpers/
  * to_format_model.go, toBomDescriptorComponent and toBomProperties); a linux/arm64 image's apk packages and files are aarch64.
  */
@@ -44,7 +44,7 @@ export function pushedImageSyft(reference: string, platform: string | undefined,
   const requested = reference.slice(reference.lastIndexOf("@") + 1);
   const text = platform === "linux/arm64" ? fixture("syft-image.cdx.json").replaceAll("x86_64", "aarch64") : fixture("syft-image.cdx.json");
   const bom = JSON.parse(text) as { metadata: { component: Record<string, unknown>; properties?: unknown[] } };
-  bom.metadata.component = { ...bom.metadata.component, name: reference, version: pushed.digestRead?.(requested) ?? requested };
+  bom.metadata.component = { ...bom.metadata.component, name: reference, version: requested };
   const labels = { "org.opencontainers.image.title": "hono-ecr-service", ...(pushed.revision === undefined ? {} : { "org.opencontainers.image.revision": pushed.revision }) };
   bom.metadata.properties = Object.entries(labels).map(([name, value]) => ({ name: `syft:image:labels:${name}`, value }));
   return JSON.stringify(bom);
