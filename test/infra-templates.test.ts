@@ -18,7 +18,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
 import { ServiceStack } from "../infra/service-stack.js";
@@ -95,7 +95,7 @@ describe("cfn-lint (CloudFormation's resource schemas)", () => {
     };
     const files = Object.entries(variants).map(([name, config]) => {
       const settings = validateEnvironment("staging", config, { region: MOTO_REGION, ecrRepository: "hono-ecr-service" });
-      const stack = new ServiceStack(new App(), `Variant-${name}`, { settings, env: { region: MOTO_REGION } });
+      const stack = new ServiceStack(cdkApp(), `Variant-${name}`, { settings, env: { region: MOTO_REGION } });
       const file = path.join(out, `variant-${name}.json`);
       writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
       return file;
