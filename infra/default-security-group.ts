@@ -8,7 +8,7 @@
  * index.js; aws/aws-cdk PR #25297). There is no CloudFormation property for it, hence the Lambda. The stack asks for
  * it explicitly, so it does not hang on cdk.json. An imported VPC's default group is its owner's and left alone.
  */
-import { CfnResource, Stack } from "aws-cdk-lib";
+import { CfnResource, type Stack } from "aws-cdk-lib";
 
 /** The construct id of the custom-resource provider CDK adds to the stack (one per stack, whatever the VPC count). */
 export const RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider";
