@@ -4,7 +4,8 @@
  * How moto 5.2.1 behaves (getmoto/moto 5.2.1, moto/cloudformation/custom_model.py, parsing.py, responses.py;
  * moto/awslambda/models.py): a `Custom::*` resource gets a CustomModel that looks up the Lambda its ServiceToken names
  * and starts `fn.invoke(event)` in a thread; moto runs a Lambda only in a Docker container, so here the invoke fails in
- * that thread, nothing is logged to the stack, and the stack stays CREATE_IN_PROGRESS until a response arrives at
+ * that thread (moto's Docker-free Lambda, `lambda.use_docker: false` in moto/awslambda_simple, runs no code either), and
+ * the stack stays CREATE_IN_PROGRESS until a response arrives at
  * `/cloudformation_<region>/cfnresponse` (`Status: SUCCESS` marks the resource created, then the stack completes; any
  * other status is ignored). The Lambda itself is created from its S3 code, which must exist (moto checks the bucket and
  * the key, as AWS does: `cdk deploy` publishes the asset to the bootstrap bucket first).
