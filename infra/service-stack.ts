@@ -20,6 +20,7 @@ import {
   ContainerImage,
   ContainerInsights,
   CpuArchitecture,
+  DeploymentControllerType,
   DeploymentStrategy,
   FargatePlatformVersion,
   FargateService,
@@ -50,6 +51,7 @@ import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskF
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
 import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
 import { acknowledge } from "./nag.js";
+import { dropRedundantProviderDependency } from "./default-security-group.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -231,6 +233,10 @@ export class ServiceStack extends Stack {
       availabilityZoneRebalancing: AvailabilityZoneRebalancing.ENABLED,
       healthCheckGracePeriod: Duration.seconds(30),
       circuitBreaker: { enable: true, rollback: true },
+      // Explicit, as before the recommended flag @aws-cdk/aws-ecs:disableExplicitDeploymentControllerForCircuitBreaker
+      // (which would drop it): ECS-native blue/green needs the ECS controller, and the template a running stack was
+      // created with stays as it was (CloudFormation documents DeploymentController as "Update requires: Replacement").
+      deploymentController: { type: DeploymentControllerType.ECS },
       deploymentAlarms: { alarmNames: monitoring.deploymentAlarms.map((alarm) => alarm.alarmName) },
       deploymentStrategy: DeploymentStrategy[strategy],
       ...(strategy !== "ROLLING" ? { bakeTime: Duration.minutes(settings.deployment.bakeTimeMinutes ?? 0) } : {}),
@@ -344,7 +350,10 @@ export class ServiceStack extends Stack {
         { name: "public", subnetType: SubnetType.PUBLIC, cidrMask: SUBNET_MASKS.public, mapPublicIpOnLaunch: false },
         { name: "tasks", subnetType: taskSubnetType, cidrMask: SUBNET_MASKS.tasks },
       ],
+      // The default security group closed (its rules revoked by CDK's custom resource): infra/default-security-group.ts.
+      restrictDefaultSecurityGroup: true,
     });
+    dropRedundantProviderDependency(this);
     const taskSubnets = { subnetType: taskSubnetType };
     if (settings.flowLogRetentionDays !== undefined) {
       // VPC flow logs (all traffic) to CloudWatch Logs, kept as configured (cost: see the README's cost table).

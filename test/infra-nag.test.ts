@@ -1,6 +1,6 @@
 // cdk-nag 3's AwsSolutions pack on every stack: zero findings left unacknowledged, every acknowledgment with its
 // reason in the synthesized template (writeSuppressionsToCloudFormation), and the real gaps it found fixed.
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ const CONTEXT: Record<string, string> = { githubRepository: "acme/shop", githubO
 
 /** The app as infra/app.ts builds it, with the pack writing acknowledgments into the templates. */
 function nagged() {
-  const app = new App();
+  const app = cdkApp();
   const pack = new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true });
   const identity = new GithubActionsIdentityStack(app, "GithubActionsEcrIdentity", {
     settings: readIdentitySettings((key) => CONTEXT[key]),

@@ -1,7 +1,7 @@
 // The runtime stack (infra/service-stack.ts) per environment, synthesized offline and checked with aws-cdk-lib/assertions;
 // the environment config's validation; the route list the log metrics use against the app's routes.
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- synthesized templates are untyped JSON: the assertions are their types */
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, serviceStackName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
@@ -17,7 +17,7 @@ const DEFAULTS = { region: "eu-west-1", ecrRepository: "shop/web" };
 const CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
 
 function synth(name: string, config: EnvironmentConfig = ENVIRONMENTS[name]!): Template {
-  const app = new App();
+  const app = cdkApp();
   const settings = validateEnvironment(name, config, DEFAULTS);
   return Template.fromStack(new ServiceStack(app, serviceStackName(name), { settings, env: { region: settings.region } }));
 }
@@ -94,7 +94,7 @@ describe("environments as config", () => {
       expect(vpc("10.0.16.0/20")).toBe("10.0.16.0/20");
       expect(vpc("172.16.0.0/16")).toBe("172.16.0.0/16");
       // One bit less than the rule allows fails inside CDK, which is why the rule stops at /20.
-      const app = new App();
+      const app = cdkApp();
       const settings = { ...validateEnvironment("staging", ENVIRONMENTS.staging!, DEFAULTS), network: { maxAzs, natGateways: 0, cidr: "10.0.0.0/21" } };
       expect(() => new ServiceStack(app, "TooSmall", { settings, env: { region: "eu-west-1" } })).toThrow("exceeds remaining space of 10.0.0.0/21");
     }
@@ -307,8 +307,13 @@ describe.each(environments)("service stack: %s", (name) => {
       for (const action of actions) expect(action, JSON.stringify(statement)).not.toMatch(/\*/);
       if (statement.Resource === "*") expect(actions.every((action) => allowedOnAnyResource.has(action)), JSON.stringify(statement)).toBe(true);
     }
-    // No role gets a managed policy (they are written for every resource of a kind).
-    for (const role of Object.values(template.findResources("AWS::IAM::Role")) as Resource[]) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    // No role gets a managed policy (they are written for every resource of a kind), but for the Lambda of CDK's
+    // default-security-group custom resource: AWSLambdaBasicExecutionRole, its own logs (infra/default-security-group.ts).
+    for (const [id, role] of Object.entries(template.findResources("AWS::IAM::Role")) as [string, Resource][]) {
+      if (id.startsWith("CustomVpcRestrictDefaultSGCustomResourceProviderRole")) {
+        expect(role.Properties.ManagedPolicyArns).toEqual([{ "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" }]);
+      } else expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+    }
     // The roles have the names the deploy role may pass (and nothing else may be passed).
     const roleNames = (Object.values(template.findResources("AWS::IAM::Role")) as Resource[]).map((role) => role.Properties.RoleName as string | undefined);
     expect(roleNames).toEqual(expect.arrayContaining([taskRoleName(name), executionRoleName(name)]));

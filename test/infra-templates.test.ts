@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { AuthorizeSecurityGroupIngressCommand, CreateVpcCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeClustersCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from "@aws-sdk/client-ecs";
 import {
   DescribeListenersCommand,
@@ -18,12 +18,13 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
 import { ServiceStack } from "../infra/service-stack.js";
 import { motoUnavailableReason, startMoto, type Moto } from "./helpers/moto.js";
 import { createStackInMoto, motoClientConfig, motoCloudFormationTypes, MOTO_REGION, templateForMoto, type MotoStack } from "./helpers/moto-cloudformation.js";
+import { MOTO_ACCOUNT, runCustomResourceHandler } from "./helpers/moto-custom-resources.js";
 import { ROOT } from "./helpers/process.js";
 
 const run = promisify(execFile);
@@ -95,7 +96,7 @@ describe("cfn-lint (CloudFormation's resource schemas)", () => {
     };
     const files = Object.entries(variants).map(([name, config]) => {
       const settings = validateEnvironment("staging", config, { region: MOTO_REGION, ecrRepository: "hono-ecr-service" });
-      const stack = new ServiceStack(new App(), `Variant-${name}`, { settings, env: { region: MOTO_REGION } });
+      const stack = new ServiceStack(cdkApp(), `Variant-${name}`, { settings, env: { region: MOTO_REGION } });
       const file = path.join(out, `variant-${name}.json`);
       writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
       return file;
@@ -204,6 +205,47 @@ describe.skipIf(motoMissing)("the runtime stacks, created by moto's CloudFormati
     for (const group of groups) expect(group).toMatchObject({ Port: 8080, Protocol: "HTTP", TargetType: "ip", HealthCheckPath: "/readyz", HealthCheckIntervalSeconds: 10, HealthyThresholdCount: 2 });
     const forwarded = production.Actions![0]!.ForwardConfig?.TargetGroups?.map((group) => group.Weight) ?? [production.Actions![0]!.TargetGroupArn ? 100 : undefined];
     expect(forwarded).toEqual(config.deployment.strategy === "ROLLING" ? [expect.anything()] : [100, 0]);
+  });
+
+  it.each(Object.keys(ENVIRONMENTS))("%s: the VPC's default security group is closed, by CDK's own handler run against moto", async (name) => {
+    const ec2 = new EC2Client(motoClientConfig(moto.url));
+    const defaultGroup = async (vpcId: string) =>
+      (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }, { Name: "group-name", Values: ["default"] }] }))).SecurityGroups![0]!;
+    const ids = created[name]!.physicalIds;
+    const group = await defaultGroup(ids[Object.keys(ids).find((id) => /^Vpc[0-9A-F]{8}$/.test(id))!]!);
+    // Its egress rule (moto's only one, see below) revoked: the stack's custom resource ran before CREATE_COMPLETE.
+    expect({ ingress: group.IpPermissions, egress: group.IpPermissionsEgress }).toEqual({ ingress: [], egress: [] });
+    expect(Object.keys(ids).filter((id) => id.startsWith("VpcRestrictDefaultSecurityGroupCustomResource"))).toHaveLength(1);
+  });
+
+  it("CDK's handler closes a default security group as AWS creates it, and opens it again on delete", async () => {
+    const ec2 = new EC2Client(motoClientConfig(moto.url));
+    const { Vpc: vpc } = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.99.0.0/16" }));
+    const [group] = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: "vpc-id", Values: [vpc!.VpcId!] }, { Name: "group-name", Values: ["default"] }] }))).SecurityGroups!;
+    const rules = async () => {
+      const [now] = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [group!.GroupId!] }))).SecurityGroups!;
+      return {
+        ingress: now!.IpPermissions!.map((permission) => [permission.IpProtocol, permission.UserIdGroupPairs?.map((pair) => pair.GroupId)]),
+        egress: now!.IpPermissionsEgress!.map((permission) => [permission.IpProtocol, permission.IpRanges?.map((range) => range.CidrIp)]),
+      };
+    };
+    // AWS gives a new VPC's default group two rules: all traffic from itself, all traffic out. moto 5.2.1 adds only the
+    // egress one (moto/ec2/models/security_groups.py), so the ingress rule is added here as AWS has it.
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: group!.GroupId!, IpPermissions: [{ IpProtocol: "-1", UserIdGroupPairs: [{ GroupId: group!.GroupId!, UserId: MOTO_ACCOUNT }] }] }));
+    const open = { ingress: [["-1", [group!.GroupId]]], egress: [["-1", ["0.0.0.0/0"]]] };
+    expect(await rules()).toEqual(open);
+    const event = (RequestType: "Create" | "Delete") => ({
+      RequestType,
+      ResourceType: "Custom::VpcRestrictDefaultSG",
+      LogicalResourceId: "VpcRestrictDefaultSecurityGroupCustomResource",
+      RequestId: `request-${RequestType}`,
+      StackId: "stack",
+      ResourceProperties: { DefaultSecurityGroupId: group!.GroupId!, Account: MOTO_ACCOUNT },
+    });
+    await runCustomResourceHandler(moto.url, MOTO_REGION, event("Create"));
+    expect(await rules()).toEqual({ ingress: [], egress: [] });
+    await runCustomResourceHandler(moto.url, MOTO_REGION, event("Delete"));
+    expect(await rules()).toEqual(open);
   });
 
   it.each(Object.keys(ENVIRONMENTS))("%s: the network spans the configured AZs, with the endpoints, and the logs keep their retention", async (name) => {

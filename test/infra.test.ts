@@ -1,7 +1,7 @@
 // The identity stack (infra/github-actions-identity-stack.ts), synthesized offline, checked with aws-cdk-lib/assertions.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
@@ -18,14 +18,19 @@ const settings = (overrides: Record<string, string> = {}): IdentitySettings => r
 
 function stackOf(overrides: Record<string, string | undefined> = {}): GithubActionsIdentityStack {
   const context = (key: string) => ({ ...CONTEXT, ...overrides })[key];
-  return new GithubActionsIdentityStack(new App(), "Identity", { settings: readIdentitySettings(context), environments: ["staging", "production"], env: { account: "123456789012", region: "eu-west-1" } });
+  return new GithubActionsIdentityStack(cdkApp(), "Identity", { settings: readIdentitySettings(context), environments: ["staging", "production"], env: { account: "123456789012", region: "eu-west-1" } });
 }
 const synth = (overrides: Record<string, string | undefined> = {}): Template => Template.fromStack(stackOf(overrides));
 const NO_IDS = { githubOwnerId: undefined, githubRepositoryId: undefined };
 const ref = (file: string, branch = "main") => `acme/shop/.github/workflows/${file}@refs/heads/${branch}`;
 
-/** The repository's ARN as CloudFormation builds it (partition-aware: aws, aws-cn, aws-us-gov). */
-const REPOSITORY_ARN = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ecr:eu-west-1:123456789012:repository/shop/web"]] };
+/**
+ * The repository's ARN as synthesized: the partition is a literal, that of the stack's region (cdk.json's recommended
+ * flag @aws-cdk/core:enablePartitionLiterals; aws for eu-west-1, aws-cn for a China region).
+ */
+const REPOSITORY_ARN = "arn:aws:ecr:eu-west-1:123456789012:repository/shop/web";
+/** Actions as a policy statement lists them: sorted (cdk.json's recommended flag @aws-cdk/aws-iam:minimizePolicies). */
+const sorted = (...lists: readonly (readonly string[])[]): string[] => lists.flat().sort();
 const trust = (subjects: string[], more: Record<string, unknown>) =>
   Match.objectLike({
     Statement: [
@@ -210,7 +215,7 @@ describe("GitHub Actions identity stack", () => {
     const [profileId] = Object.keys(synth().findResources("AWS::Signer::SigningProfile"));
     expect(statements).toEqual([
       { Action: LOGIN_ACTIONS[0], Effect: "Allow", Resource: "*" },
-      { Action: PUBLISH_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      { Action: sorted(PUBLISH_ACTIONS), Effect: "Allow", Resource: REPOSITORY_ARN },
       // ECR managed signing signs with the pusher's identity: the one signing profile, nothing else of Signer.
       { Action: "signer:SignPayload", Effect: "Allow", Resource: { "Fn::GetAtt": [profileId, "Arn"] } },
     ]);
@@ -232,7 +237,7 @@ describe("GitHub Actions identity stack", () => {
   it("lets the registry role manage only the one repository, and not push", () => {
     const statements = statementsOf(synth(), "RegistryRole");
     expect(statements).toEqual([
-      { Action: REGISTRY_ACTIONS, Effect: "Allow", Resource: REPOSITORY_ARN },
+      { Action: sorted(REGISTRY_ACTIONS), Effect: "Allow", Resource: REPOSITORY_ARN },
       // The signing configuration is the registry's own: no resource-level permission exists for it.
       { Action: REGISTRY_SIGNING_ACTIONS, Effect: "Allow", Resource: "*" },
     ]);
@@ -242,23 +247,23 @@ describe("GitHub Actions identity stack", () => {
 
   it("lets each deploy role touch only its environment: its service, family, tasks, the repository, its two task roles", () => {
     const statements = statementsOf(synth(), "DeployRoleStaging") as { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
-    const ecsArn = (resource: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:ecs:eu-west-1:123456789012:${resource}`]] });
-    const iamArn = (name: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/${name}`]] });
+    const ecsArn = (resource: string) => `arn:aws:ecs:eu-west-1:123456789012:${resource}`;
+    const iamArn = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+    // Statements with the same resources and conditions are merged, actions and resources sorted (minimizePolicies).
     expect(statements).toEqual([
-      { Action: [...SERVICE_ACTIONS, ...SERVICE_TAG_ACTIONS], Effect: "Allow", Resource: ecsArn("service/hono-ecr-service-staging/web") },
-      { Action: SERVICE_DEPLOYMENT_ACTIONS, Effect: "Allow", Resource: [ecsArn("service/hono-ecr-service-staging/web"), ecsArn("service-deployment/hono-ecr-service-staging/web/*")] },
-      { Action: TASK_DEFINITION_ACTIONS, Effect: "Allow", Resource: "*" },
+      { Action: sorted(SERVICE_ACTIONS, SERVICE_TAG_ACTIONS), Effect: "Allow", Resource: ecsArn("service/hono-ecr-service-staging/web") },
+      { Action: sorted(SERVICE_DEPLOYMENT_ACTIONS), Effect: "Allow", Resource: [ecsArn("service-deployment/hono-ecr-service-staging/web/*"), ecsArn("service/hono-ecr-service-staging/web")] },
+      // Only actions without resource-level permissions on "*" (checked below, action by action).
+      { Action: sorted(TASK_DEFINITION_ACTIONS, LOAD_BALANCER_READ_ACTIONS, SIGNING_CONFIGURATION_ACTIONS, ENHANCED_SCAN_ACTIONS), Effect: "Allow", Resource: "*" },
       { Action: "ecs:TagResource", Effect: "Allow", Resource: ecsArn("task-definition/hono-ecr-service-staging:*"), Condition: { StringEquals: { "ecs:CreateAction": "RegisterTaskDefinition" } } },
       { Action: "ecs:ListTasks", Effect: "Allow", Resource: "*", Condition: { ArnEquals: { "ecs:cluster": ecsArn("cluster/hono-ecr-service-staging") } } },
       { Action: "ecs:DescribeTasks", Effect: "Allow", Resource: ecsArn("task/hono-ecr-service-staging/*") },
-      { Action: LOAD_BALANCER_READ_ACTIONS, Effect: "Allow", Resource: "*" },
       // Re-tagging (deployed-<env>, rollback-<env>) in its repository and nothing more: no layer upload, no delete.
-      { Action: [...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], Effect: "Allow", Resource: REPOSITORY_ARN },
-      { Action: [...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], Effect: "Allow", Resource: "*" },
+      { Action: sorted(IMAGE_READ_ACTIONS, RETAG_ACTIONS), Effect: "Allow", Resource: REPOSITORY_ARN },
       {
         Action: "iam:PassRole",
         Effect: "Allow",
-        Resource: [iamArn("hono-ecr-service-staging-task"), iamArn("hono-ecr-service-staging-execution")],
+        Resource: [iamArn("hono-ecr-service-staging-execution"), iamArn("hono-ecr-service-staging-task")],
         Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
       },
     ]);
@@ -274,7 +279,7 @@ describe("GitHub Actions identity stack", () => {
 
   it("refuses more environments than the lifecycle policy keeps the running and rollback releases of", () => {
     const environments = Array.from({ length: MAX_ENVIRONMENTS + 1 }, (_, i) => `env${i}`);
-    expect(() => new GithubActionsIdentityStack(new App(), "Identity", { settings: settings(), environments, env: { account: "123456789012", region: "eu-west-1" } })).toThrow(
+    expect(() => new GithubActionsIdentityStack(cdkApp(), "Identity", { settings: settings(), environments, env: { account: "123456789012", region: "eu-west-1" } })).toThrow(
       `${MAX_ENVIRONMENTS + 1} environments share ECR repository shop/web: at most ${MAX_ENVIRONMENTS}`,
     );
     expect(Object.keys(ENVIRONMENTS).length).toBeLessThanOrEqual(MAX_ENVIRONMENTS);

@@ -8,7 +8,7 @@
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, ListServiceDeploymentsCommand, ListTaskDefinitionsCommand } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "../helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { deployRelease, rollbackRelease, type DeployRuntime } from "../../dagger/src/deploy/deploy.js";
@@ -49,7 +49,7 @@ describe.skipIf(motoMissing)("deploy against moto (ECS from the staging stack, E
     digests.armOnly = (await putRelease(ecr, REPOSITORY, "cccccccccccccccccccccccccccccccccccccccc", ["linux/arm64"])).index;
 
     const settings = validateEnvironment("staging", ENVIRONMENTS.staging!, { region: MOTO_REGION, ecrRepository: REPOSITORY });
-    const stack = new ServiceStack(new App(), serviceStackName("staging"), { settings, env: { region: MOTO_REGION } });
+    const stack = new ServiceStack(cdkApp(), serviceStackName("staging"), { settings, env: { region: MOTO_REGION } });
     const { template } = templateForMoto(Template.fromStack(stack).toJSON() as never, motoCloudFormationTypes());
     const created = await createStackInMoto(moto.url, serviceStackName("staging"), template, { ImageDigest: digests.a });
     expect(created.status).toBe("CREATE_COMPLETE");

@@ -3,7 +3,8 @@
  *
  * moto has CloudFormation models for most of what the stacks create, not all. What it cannot create is taken out of the
  * template before create-stack, named, and returned, so a test asserts exactly what was skipped:
- * - resource types moto has no CloudFormation model for (read from moto itself, so an upgrade that adds one shows up);
+ * - resource types moto has no CloudFormation model for (read from moto itself, so an upgrade that adds one shows up),
+ *   and custom resource types the tests cannot complete (those they can: ./moto-custom-resources.ts);
  * - `Fn::GetAtt` attributes moto does not implement (a placeholder string takes their place);
  * - references to the resources taken out (a placeholder string too).
  */
@@ -11,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { CloudFormationClient, CreateStackCommand, DescribeStackResourcesCommand, DescribeStacksCommand, type Output } from "@aws-sdk/client-cloudformation";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { FAKE_CREDENTIALS } from "./moto.js";
+import { completeCustomResources, MOTO_CUSTOM_RESOURCE_HANDLERS, publishLambdaCode } from "./moto-custom-resources.js";
 
 /** The region the tests deploy into (moto knows its availability zones). */
 export const MOTO_REGION = "eu-west-1";
@@ -73,7 +75,7 @@ export function templateForMoto(template: Template, supported: Set<string>): { t
   const skipped: MotoSkips = { resources: {}, attributes: [] };
   const removed = new Set<string>();
   for (const [id, resource] of Object.entries(copy.Resources)) {
-    if (supported.has(resource.Type)) continue;
+    if (supported.has(resource.Type) || resource.Type in MOTO_CUSTOM_RESOURCE_HANDLERS) continue;
     (skipped.resources[resource.Type] ??= []).push(id);
     removed.add(id);
     delete copy.Resources[id];
@@ -118,13 +120,15 @@ export interface MotoStack {
 
 /**
  * Creates `stackName` from `template` in moto and waits for it to finish. The CDK bootstrap version parameter the
- * template checks is put into SSM first (moto answers HTTP 500 without it).
+ * template checks is put into SSM first (moto answers HTTP 500 without it), and the Lambda code assets into the
+ * bootstrap bucket; the custom resources are completed by CDK's own handlers (./moto-custom-resources.ts).
  */
 export async function createStackInMoto(url: string, stackName: string, template: Template, parameters: Record<string, string>): Promise<MotoStack> {
   const config = motoClientConfig(url);
   await new SSMClient(config).send(new PutParameterCommand({ Name: "/cdk-bootstrap/hnb659fds/version", Value: "30", Type: "String", Overwrite: true }));
+  await publishLambdaCode(url, MOTO_REGION, template.Resources);
   const cloudformation = new CloudFormationClient(config);
-  await cloudformation.send(
+  const { StackId: stackId } = await cloudformation.send(
     new CreateStackCommand({
       StackName: stackName,
       TemplateBody: JSON.stringify(template),
@@ -133,9 +137,18 @@ export async function createStackInMoto(url: string, stackName: string, template
     }),
   );
   const deadline = Date.now() + 60_000;
+  let customResourcesDone = false;
   for (;;) {
     const [stack] = (await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks ?? [];
     const status = stack?.StackStatus ?? "MISSING";
+    if (status === "CREATE_IN_PROGRESS" && !customResourcesDone) {
+      // moto has created every resource by now and waits for the custom resources' responses.
+      const resources = (await cloudformation.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? [];
+      const physicalIds = Object.fromEntries(resources.map((resource) => [resource.LogicalResourceId!, resource.PhysicalResourceId!]));
+      await completeCustomResources(url, MOTO_REGION, stackId!, template.Resources, physicalIds);
+      customResourcesDone = true;
+      continue;
+    }
     if (!status.endsWith("_IN_PROGRESS") || Date.now() > deadline) {
       const resources = (await cloudformation.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? [];
       return {
