@@ -69,7 +69,7 @@ export async function provisionEnvironment(setting: ProvisionSetting, target: Se
   if (options.plan) return lines.join("\n");
 
   const deploy = await runCdk(`provision ${target.environment}: cdk deploy`, diff.container, ["deploy", stack, "--app", CDK_OUT, "--require-approval", "never", ...parameterArgs(stack, parameters)]);
-  const after = await checkTrafficAfter(runtime, target);
+  const after = await checkTrafficAfter(runtime, target, live.status === undefined);
   return [
     ...lines,
     `  deployed:   ${unchanged(deploy.output) ? "no changes (the template and the parameters are what the stack has)" : `${stack} ${live.stack ? "updated" : "created"}`}`,

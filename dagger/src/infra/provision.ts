@@ -7,9 +7,9 @@
  */
 import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { AwsError } from "../aws-errors.js";
-import type { DeployRuntime, ServiceTarget } from "../deploy/ecs.js";
+import { listServiceDeployments, type DeployRuntime, type ServiceTarget } from "../deploy/ecs.js";
 import { serviceStackName } from "../deploy/names.js";
-import { ONGOING_STATUSES } from "../deploy/rollout.js";
+import { ONGOING_STATUSES, shortId } from "../deploy/rollout.js";
 import { serviceStatus, type StatusReport } from "../deploy/status.js";
 import { describeImage, findImageByTag } from "../ecr/registry.js";
 import { LATEST_TAG } from "../ecr/release-tags.js";
@@ -54,11 +54,12 @@ export async function liveState(cloudformation: CloudFormationClient, runtime: D
   const stack = await describeStack(cloudformation, target.region, serviceStackName(target.environment));
   if (!stack || NOT_CREATED.has(stack.status)) return { ...(stack ? { stack } : {}), inProgress: [] };
   const status = await serviceStatus(runtime, target);
+  // As deploy checks before it changes anything (../deploy/deploy.ts currentState): a deployment whose own rolloutState
+  // is IN_PROGRESS, or a service deployment the service-deployment API lists as ongoing (blue/green: through its bake).
+  const ongoing = await listServiceDeployments(runtime.clients, target, { statuses: ONGOING_STATUSES });
   const inProgress = [
     ...status.deployments.filter((deployment) => deployment.rolloutState === "IN_PROGRESS").map((deployment) => `deployment ${deployment.id} (${deployment.status}, IN_PROGRESS)`),
-    ...(status.serviceDeployment && ONGOING_STATUSES.includes(status.serviceDeployment.status as (typeof ONGOING_STATUSES)[number])
-      ? [`service deployment ${status.serviceDeployment.id} (${status.serviceDeployment.status}${status.serviceDeployment.lifecycleStage ? `, ${status.serviceDeployment.lifecycleStage}` : ""})`]
-      : []),
+    ...ongoing.map((brief) => `service deployment ${shortId(brief.serviceDeploymentArn)} (${brief.status})`),
   ];
   return { stack, status, inProgress };
 }
@@ -128,15 +129,16 @@ export const parameterArgs = (stack: string, parameters: Record<string, string>)
 export const trafficLines = (status: StatusReport | undefined): string[] =>
   (status?.traffic ?? []).map((share) => `${share.targetGroupArn.split("/").slice(-2, -1)[0]} weight ${share.weight}, ${share.healthy} healthy target(s)`);
 
-/** Longest wait, after a deploy, for the target groups that get traffic to have a healthy target. */
+/** Longest wait, after the stack was created, for the target groups that get traffic to have a healthy target. */
 export const TRAFFIC_CHECK_MS = 5 * 60_000;
 
 /**
- * After cdk deploy: where the production rule sends traffic, waiting up to TRAFFIC_CHECK_MS for a group that gets some
- * to have a healthy target (new tasks register in seconds); fails loudly if one still has none.
+ * After cdk deploy: where the production rule sends traffic; fails loudly if a group that gets some has no healthy
+ * target. After an update that is checked once (the tasks that served before still do); after the stack was created,
+ * up to TRAFFIC_CHECK_MS for the first tasks to pass their health checks.
  */
-export async function checkTrafficAfter(runtime: DeployRuntime, target: ServiceTarget): Promise<StatusReport> {
-  const deadline = runtime.now() + TRAFFIC_CHECK_MS;
+export async function checkTrafficAfter(runtime: DeployRuntime, target: ServiceTarget, created: boolean): Promise<StatusReport> {
+  const deadline = runtime.now() + (created ? TRAFFIC_CHECK_MS : 0);
   for (;;) {
     const status = await serviceStatus(runtime, target);
     if (!status.warning) return status;
