@@ -25,14 +25,17 @@ export function stsAnswers(): void {
   });
 }
 
-/** DescribeStacks answers `stacks` by name, in turn for a name given several (the last repeating); any other name does not exist. */
-export function stacks(answers: Record<string, Partial<Stack>[]>): void {
+/**
+ * DescribeStacks answers `stacks` by name, in turn for a name given several (the last repeating; `undefined`: not there
+ * at that call); any other name does not exist (CloudFormation's ValidationError).
+ */
+export function stacks(answers: Record<string, (Partial<Stack> | undefined)[]>): void {
   const calls: Record<string, number> = {};
   cloudformation.on(DescribeStacksCommand).callsFake((input: { StackName: string }) => {
-    const list = answers[input.StackName];
-    if (!list) throw Object.assign(new Error(`Stack with id ${input.StackName} does not exist`), { name: "ValidationError" });
-    const index = Math.min((calls[input.StackName] = (calls[input.StackName] ?? -1) + 1), list.length - 1);
-    return { Stacks: [{ StackName: input.StackName, CreationTime: new Date(0), StackStatus: "UPDATE_COMPLETE", ...list[index] } as Stack] };
+    const list = answers[input.StackName] ?? [undefined];
+    const answer = list[Math.min((calls[input.StackName] = (calls[input.StackName] ?? -1) + 1), list.length - 1)];
+    if (!answer) throw Object.assign(new Error(`Stack with id ${input.StackName} does not exist`), { name: "ValidationError" });
+    return { Stacks: [{ StackName: input.StackName, CreationTime: new Date(0), StackStatus: "UPDATE_COMPLETE", ...answer } as Stack] };
   });
 }
 
