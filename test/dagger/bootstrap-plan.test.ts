@@ -14,6 +14,7 @@ import type { Aws } from "../../dagger/src/aws.js";
 import { releaseLifecyclePolicy } from "../../dagger/src/ecr/lifecycle.js";
 import { REPOSITORY_SETTINGS } from "../../dagger/src/ecr/registry.js";
 import type { Pipeline } from "../../dagger/src/index.js";
+import { policyList } from "../../dagger/src/infra/bootstrap.js";
 import { githubSetupLines, githubVariables } from "../../dagger/src/infra/github-setup.js";
 import { ecr } from "../helpers/ecs-mocks.js";
 import { runPlan } from "../helpers/plan.js";
@@ -140,5 +141,14 @@ describe("the GitHub lines, from the identity stack's output descriptions", () =
       "gh variable set AWS_REGION --repo acme/shop --body eu-west-1",
       "gh variable set ODD --repo acme/shop --body 'it'\\''s'",
     ]);
+  });
+});
+
+describe("the toolkit's execution policies, as DescribeStacks gives the CommaDelimitedList", () => {
+  it("reads CloudFormation's `a,b` and moto's `['a', 'b']` alike, and none as empty", () => {
+    expect(policyList(`${POLICY},arn:aws:iam::aws:policy/Other`)).toEqual([POLICY, "arn:aws:iam::aws:policy/Other"]);
+    expect(policyList(`['${POLICY}', 'arn:aws:iam::aws:policy/Other']`)).toEqual([POLICY, "arn:aws:iam::aws:policy/Other"]);
+    expect(policyList("")).toEqual([]);
+    expect(policyList("['']")).toEqual([]);
   });
 });

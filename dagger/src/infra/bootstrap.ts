@@ -24,6 +24,17 @@ export const EXECUTION_POLICY_OUTPUT = "CloudFormationExecutionPolicyArn";
 /** The CDKToolkit parameter that holds the execution policies (comma-separated; bootstrap-template.yaml). */
 const EXECUTION_POLICIES_PARAMETER = "CloudFormationExecutionPolicies";
 
+/**
+ * The policies of a CommaDelimitedList parameter as DescribeStacks gives it: `arn1,arn2` (CloudFormation), or the
+ * list's Python form `['arn1', 'arn2']` (moto 5.2.1); empty when none (cdk's default, AdministratorAccess).
+ */
+export const policyList = (value: string): string[] =>
+  value
+    .replace(/^\[|\]$/g, "")
+    .split(",")
+    .map((item) => item.trim().replace(/^'|'$/g, ""))
+    .filter(Boolean);
+
 /** What bootstrap is asked for, checked already. */
 export interface BootstrapRequest {
   githubRepository: string;
@@ -68,8 +79,8 @@ export async function bootstrapAccount(setting: { source: Directory; region: str
   const policy = outputValue(stack, EXECUTION_POLICY_OUTPUT);
   if (policy === undefined) lines.push(`  execution policy: ${IDENTITY_STACK} has no ${EXECUTION_POLICY_OUTPUT} output: the toolkit keeps its execution policies`);
   else {
-    const current = (await describeStack(cloudformation, region, TOOLKIT_STACK))?.parameters[EXECUTION_POLICIES_PARAMETER] ?? "";
-    if (current.split(",").filter(Boolean).join(",") === policy) lines.push(`  execution policy: the toolkit already uses ${policy}`);
+    const current = policyList((await describeStack(cloudformation, region, TOOLKIT_STACK))?.parameters[EXECUTION_POLICIES_PARAMETER] ?? "").join(",");
+    if (current === policy) lines.push(`  execution policy: the toolkit already uses ${policy}`);
     else {
       await runCdk("bootstrap: cdk bootstrap --cloudformation-execution-policies", base, ["bootstrap", environment, "--cloudformation-execution-policies", policy]);
       changed.push(`${TOOLKIT_STACK} now uses ${policy} (was: ${current || "AdministratorAccess, cdk's default"})`);
