@@ -98,7 +98,9 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
 export function readServiceSettings(context: ContextReader, defaultRegion?: string): Pick<IdentitySettings, "region" | "ecrRepository"> {
   const read = (key: string): string | undefined => {
     const value = context(key);
-    return value === undefined || value === null || value === "" ? undefined : String(value);
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string") throw new InputError(`context ${key} must be a string, got ${typeof value}`);
+    return value;
   };
   const region = read("region") ?? defaultRegion;
   if (region === undefined) throw new InputError("context region is required: pass -c region=eu-west-1 (or configure a default region for the AWS CLI)");

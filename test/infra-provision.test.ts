@@ -26,7 +26,7 @@ const synth = (config: EnvironmentConfig): CfnTemplate => {
   const settings = validateEnvironment("production", config, { region: MOTO_REGION, ecrRepository: "hono-ecr-service" });
   return Template.fromStack(new ServiceStack(new App(), "HonoService-production", { settings, env: { region: MOTO_REGION } })).toJSON() as CfnTemplate;
 };
-const ruleOf = (template: CfnTemplate): [string, Json] => Object.entries(template.Resources).find(([, resource]) => resource.Type === "AWS::ElasticLoadBalancingV2::ListenerRule")! as [string, Json];
+const ruleOf = (template: CfnTemplate): [string, Json] => Object.entries(template.Resources).find(([, resource]) => resource.Type === "AWS::ElasticLoadBalancingV2::ListenerRule")!;
 const listenerOf = (template: CfnTemplate, ref: unknown) => template.Resources[(ref as { Ref: string }).Ref]!.Properties;
 /** The rule's forward weights with the stack's parameters resolved: the given values, else the template's defaults. */
 function resolvedWeights(template: CfnTemplate, given: Record<string, string>): number[] {

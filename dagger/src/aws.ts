@@ -1,7 +1,7 @@
 /**
  * The functions that call AWS, behind one set of credentials: `dagger call aws --region=... --access-key-id=... ...`
- * followed by the function. Publishing to ECR and setting it up, and deploying to, rolling back and reading the status
- * of an environment's ECS service.
+ * followed by the function. Publishing to ECR and setting it up, deploying to, rolling back and reading the status of an
+ * environment's ECS service, provisioning its stack, and the one-time bootstrap of the account.
  */
 import { createHash } from "node:crypto";
 import { argument, dag, func, object, type Directory, type GitRepository, type Platform, type Secret } from "@dagger.io/dagger";

@@ -39,7 +39,7 @@ const IDENTITY_OUTPUTS = outputs({
   AwsRegion: ["eu-west-1", "Repository variable AWS_REGION"],
   CloudFormationExecutionPolicyArn: [POLICY, "cdk bootstrap --cloudformation-execution-policies"],
 });
-const toolkit = (policies: string) => ({ StackStatus: "UPDATE_COMPLETE", Outputs: outputs({ BootstrapVersion: ["30"] }), Parameters: parameters({ CloudFormationExecutionPolicies: policies, Qualifier: "hnb659fds" }) });
+const toolkit = (policies: string) => ({ StackStatus: "UPDATE_COMPLETE" as const, Outputs: outputs({ BootstrapVersion: ["30"] }), Parameters: parameters({ CloudFormationExecutionPolicies: policies, Qualifier: "hnb659fds" }) });
 const awsCalls = () => ecr.calls().length + sts.calls().length + cloudformation.calls().length;
 
 /** The registry as setup-registry leaves it: repository, policy and signing in place. */

@@ -21,9 +21,12 @@ const REPOSITORY_VARIABLE_ANYWHERE = /\b[Rr]epository variable ([A-Z][A-Z0-9_]*)
 export function githubVariables(stack: StackDescription): GithubVariable[] {
   return stack.outputs.flatMap((output): GithubVariable[] => {
     const environment = ENVIRONMENT_VARIABLE.exec(output.description);
-    if (environment) return [{ name: environment[1]!, value: output.value, environment: environment[2]! }];
-    const repository = REPOSITORY_VARIABLE.exec(output.description) ?? REPOSITORY_VARIABLE_ANYWHERE.exec(output.description);
-    return repository ? [{ name: repository[1]!, value: output.value }] : [];
+    if (environment) {
+      const [, name = "", inEnvironment = ""] = environment;
+      return [{ name, value: output.value, environment: inEnvironment }];
+    }
+    const [, name] = REPOSITORY_VARIABLE.exec(output.description) ?? REPOSITORY_VARIABLE_ANYWHERE.exec(output.description) ?? [];
+    return name ? [{ name, value: output.value }] : [];
   });
 }
 

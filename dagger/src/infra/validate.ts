@@ -19,10 +19,10 @@ export function parseProvisionImage(image: string, region: string): ProvisionIma
   if (!match) {
     throw new InputError(`--image=${JSON.stringify(image)} is invalid: expected <repository>:<tag> or <repository>@sha256:<64 hex> (optionally after <account>.dkr.ecr.<region>.amazonaws.com/), or sha256:<64 hex>`);
   }
-  const [, , imageRegion, repository = "", digest, tag] = match;
+  const [, , imageRegion, repository = "", digest, tag = ""] = match;
   if (imageRegion !== undefined && imageRegion !== region) throw new InputError(`--image is in ${imageRegion}, the environment in ${region}: the tasks pull from their own region's repository`);
   validateRepositoryName(repository);
-  return { repository, ...(digest ? { digest } : { tag: validateTag(tag!) }) };
+  return { repository, ...(digest ? { digest } : { tag: validateTag(tag) }) };
 }
 
 const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
