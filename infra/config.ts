@@ -76,8 +76,7 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   const subjectPrefix = read("subjectPrefix");
   if (subjectPrefix !== undefined) validateSubjectPrefix(subjectPrefix, githubRepository, githubOwnerId, githubRepositoryId);
   const workflowClaims = check("workflowClaims", read("workflowClaims") ?? "true", /^(true|false)$/, "true or false") === "true";
-  const region = read("region") ?? defaultRegion;
-  if (region === undefined) throw new InputError("context region is required: pass -c region=eu-west-1 (or configure a default region for the AWS CLI)");
+  const { region, ecrRepository } = readServiceSettings(context, defaultRegion);
   const existingOidcProviderArn = read("existingOidcProviderArn");
   if (existingOidcProviderArn !== undefined) {
     check("existingOidcProviderArn", existingOidcProviderArn, OIDC_PROVIDER_ARN, "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com");
@@ -89,10 +88,23 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
     registryEnvironment,
     ...(subjectPrefix !== undefined ? { subjectPrefix } : {}),
     workflowClaims,
-    ecrRepository: validateRepositoryName(read("ecrRepository") ?? "hono-ecr-service"),
-    region: validateRegion(region),
+    ecrRepository,
+    region,
     ...(existingOidcProviderArn !== undefined ? { existingOidcProviderArn } : {}),
   };
+}
+
+/** What the service stacks need of the context without the identity stack: the region and the ECR repository. */
+export function readServiceSettings(context: ContextReader, defaultRegion?: string): Pick<IdentitySettings, "region" | "ecrRepository"> {
+  const read = (key: string): string | undefined => {
+    const value = context(key);
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string") throw new InputError(`context ${key} must be a string, got ${typeof value}`);
+    return value;
+  };
+  const region = read("region") ?? defaultRegion;
+  if (region === undefined) throw new InputError("context region is required: pass -c region=eu-west-1 (or configure a default region for the AWS CLI)");
+  return { region: validateRegion(region), ecrRepository: validateRepositoryName(read("ecrRepository") ?? "hono-ecr-service") };
 }
 
 /**

@@ -70,6 +70,8 @@ export const TRAFFIC_SHIFT_READ_ACTIONS = [
   "elasticloadbalancing:DescribeTargetGroups",
   "elasticloadbalancing:DescribeTargetHealth",
 ];
+/** The highest weight an ALB forward action gives a target group (ELBv2 API reference, TargetGroupTuple.Weight: 0 to 999). */
+export const MAX_RULE_WEIGHT = 999;
 /** A digest as the stack's ImageDigest parameter takes it. */
 export const IMAGE_DIGEST_PATTERN = "^sha256:[a-f0-9]{64}$";
 
@@ -162,17 +164,27 @@ export class ServiceStack extends Stack {
       });
     const blue = targetGroup("TargetGroup");
     this.targetGroups = twoTargetGroups ? [blue, targetGroup("AlternateTargetGroup")] : [blue];
-    // Traffic goes through a listener rule, not the default action. With two target groups the rule forwards to both,
-    // weighted 100/0: ECS's blue/green, canary and linear strategies shift traffic by changing these weights (the stack
-    // never changes the rule afterwards, or an update would reset the weights ECS set).
+    // Traffic goes through a listener rule, not the default action. With two target groups the rule forwards to both:
+    // ECS's blue/green, canary and linear strategies shift traffic by changing the weights. A CloudFormation update of
+    // the rule (or a replaced rule, e.g. moved to the HTTPS listener when a certificate is added) writes the template's
+    // weights back (aws/aws-cdk#36649), so they are parameters: 100/0 on creation, and `provision` passes the weights
+    // the live rule has, so an update keeps traffic where ECS left it (dagger/src/infra/provision.ts).
+    const weight = (id: string, initial: number, group: string) =>
+      new CfnParameter(this, id, {
+        type: "Number",
+        default: initial,
+        minValue: 0,
+        maxValue: MAX_RULE_WEIGHT,
+        description: `Weight of the ${group} target group in the production listener rule (provision passes the live rule's; ECS changes it at each deployment)`,
+      }).valueAsNumber;
     const productionRule = new ApplicationListenerRule(this, "ProductionRule", {
       listener,
       priority: 10,
       conditions: [ListenerCondition.pathPatterns(["/*"])],
       action: twoTargetGroups
         ? ListenerAction.weightedForward([
-            { targetGroup: blue, weight: 100 },
-            { targetGroup: this.targetGroups[1]!, weight: 0 },
+            { targetGroup: blue, weight: weight("TargetGroupWeight", 100, "blue (TargetGroup)") },
+            { targetGroup: this.targetGroups[1]!, weight: weight("AlternateTargetGroupWeight", 0, "green (AlternateTargetGroup)") },
           ])
         : ListenerAction.forward([blue]),
     });
@@ -297,6 +309,7 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, "DashboardUrl", { value: monitoring.dashboardUrl });
     new CfnOutput(this, "AlarmTopicArn", { value: monitoring.alarmTopic.topicArn });
     new CfnOutput(this, "DeploymentStrategy", { value: strategy });
+    new CfnOutput(this, "EcrRepositoryName", { value: settings.ecrRepository, description: "The ECR repository the tasks pull from (provision's first image comes from it)" });
   }
 
   /** AZs picked at deploy time (Fn::GetAZs) as many as the environment asks for, instead of CDK's two for an env-agnostic stack. */

@@ -291,7 +291,7 @@ describe.each(environments)("service stack: %s", (name) => {
 
   it("outputs what the pipeline's deploy and a person need", () => {
     expect(Object.keys(template.findOutputs("*")).sort()).toEqual(
-      ["AlarmTopicArn", "ClusterName", "ContainerName", "DashboardUrl", "DeploymentStrategy", "ExecutionRoleArn", "LoadBalancerDnsName", "LogGroupName", "ServiceName", "ServiceUrl", "TargetGroupArns", "TaskRoleArn", "Warning"].sort(),
+      ["AlarmTopicArn", "ClusterName", "ContainerName", "DashboardUrl", "DeploymentStrategy", "EcrRepositoryName", "ExecutionRoleArn", "LoadBalancerDnsName", "LogGroupName", "ServiceName", "ServiceUrl", "TargetGroupArns", "TaskRoleArn", "Warning"].sort(),
     );
   });
 
@@ -327,7 +327,14 @@ describe("staging and production differ only where the config says", () => {
   it("production is blue/green over 3 AZs with access logs; staging is rolling over 2 without", () => {
     expect(Object.keys(templates.production.findResources("AWS::ElasticLoadBalancingV2::TargetGroup"))).toHaveLength(2);
     const rule = propertiesOf(templates.production, "AWS::ElasticLoadBalancingV2::ListenerRule");
-    expect(rule.Actions[0].ForwardConfig.TargetGroups.map((group: { Weight: number }) => group.Weight)).toEqual([100, 0]);
+    // The weights are parameters, 100/0 when created; provision passes the live rule's (test/infra-provision.test.ts).
+    expect(rule.Actions[0].ForwardConfig.TargetGroups.map((group: { Weight: unknown }) => group.Weight)).toEqual([{ Ref: "TargetGroupWeight" }, { Ref: "AlternateTargetGroupWeight" }]);
+    const parameters = templates.production.toJSON().Parameters as Record<string, { Type: string; Default: number; MinValue: number; MaxValue: number }>;
+    expect([parameters.TargetGroupWeight, parameters.AlternateTargetGroupWeight]).toMatchObject([
+      { Type: "Number", Default: 100, MinValue: 0, MaxValue: 999 },
+      { Type: "Number", Default: 0, MinValue: 0, MaxValue: 999 },
+    ]);
+    expect(Object.keys(templates.staging.toJSON().Parameters as object)).not.toContain("TargetGroupWeight");
     expect(propertiesOf(templates.production, "AWS::ECS::Service").LoadBalancers[0].AdvancedConfiguration).toMatchObject({ ProductionListenerRule: { Ref: expect.stringMatching(/^ProductionRule/) } });
     templates.production.hasResourceProperties("AWS::S3::Bucket", {
       LifecycleConfiguration: { Rules: [{ ExpirationInDays: 30, Status: "Enabled" }] },

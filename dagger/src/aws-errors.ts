@@ -17,7 +17,7 @@ export interface CallContext {
 }
 
 /** The services the pipeline calls, by IAM prefix, with the name messages use. */
-const SERVICE_NAMES: Record<string, string> = { ecr: "ECR", ecs: "ECS", elasticloadbalancing: "Elastic Load Balancing" };
+const SERVICE_NAMES: Record<string, string> = { ecr: "ECR", ecs: "ECS", elasticloadbalancing: "Elastic Load Balancing", cloudformation: "CloudFormation", sts: "STS" };
 const CREDENTIAL_ERRORS = new Set(["UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch", "CredentialsProviderError"]);
 const THROTTLING_ERRORS = new Set(["ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded", "Throttling"]);
 const NOT_FOUND_ERRORS = new Set(["ServiceNotFoundException", "ClusterNotFoundException", "TargetGroupNotFoundException", "LoadBalancerNotFoundException"]);

@@ -1,12 +1,12 @@
 /**
  * The functions that call AWS, behind one set of credentials: `dagger call aws --region=... --access-key-id=... ...`
- * followed by the function. Publishing to ECR and setting it up, and deploying to, rolling back and reading the status
- * of an environment's ECS service.
+ * followed by the function. Publishing to ECR and setting it up, deploying to, rolling back and reading the status of an
+ * environment's ECS service, provisioning its stack, and the one-time bootstrap of the account.
  */
 import { createHash } from "node:crypto";
 import { argument, dag, func, object, type Directory, type File, type GitRepository, type Platform, type Secret } from "@dagger.io/dagger";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import { AwsError, type CallContext } from "./aws-errors.js";
+import type { CallContext } from "./aws-errors.js";
 import { createDeployClients, serviceTarget } from "./deploy/ecs.js";
 import { deployRelease, formatDeploy, realRuntime, rollbackRelease, type DeployOptions } from "./deploy/deploy.js";
 import { formatStatus, serviceStatus } from "./deploy/status.js";
@@ -14,10 +14,7 @@ import { DIGEST_PATTERN, MAX_CHECKS, MAX_TIMEOUT_MINUTES, parseImageChoice, vali
 import { environmentReleases, evaluateLifecyclePolicy } from "./ecr/lifecycle-evaluator.js";
 import { DEFAULT_KEEP, releaseLifecyclePolicy } from "./ecr/lifecycle.js";
 import {
-  applyLifecyclePolicy,
-  applySigningConfiguration,
   createEcrClient,
-  ensureRepository,
   findImageByTag,
   getRegistryAuth,
   listImages,
@@ -27,7 +24,11 @@ import {
   type AwsCredentials,
 } from "./ecr/registry.js";
 import { DEFAULT_PLATFORMS, validatePlatforms, validateReleaseTag } from "./ecr/release-tags.js";
+import { setUpRegistry } from "./ecr/setup.js";
 import { InputError, registryHost, validateRepositoryName, validateTag, validateTags } from "./ecr/validate.js";
+import { bootstrapAccount } from "./infra/bootstrap.js";
+import { provisionEnvironment } from "./infra/provision-run.js";
+import { parseProvisionImage, validateGithubIds, validateGithubRepository } from "./infra/validate.js";
 import { buildImage, releaseImages, servicePackage } from "./release.js";
 import { smokeTest } from "./smoke.js";
 import { findPushedRelease, pushedReleaseSbom } from "./supply-chain/pushed-sbom.js";
@@ -193,30 +194,9 @@ export class Aws {
   ): Promise<string> {
     validateRepositoryName(repository);
     if (signingProfileArn !== undefined) validateSigningProfileArn(signingProfileArn);
-    const policy = releaseLifecyclePolicy(keep);
+    releaseLifecyclePolicy(keep); // checks keep before any AWS call
     const { client, context } = await this.ecr(repository);
-    const changed: string[] = [];
-    try {
-      const report = await ensureRepository(client, repository, context, changed);
-      const policyChange = await applyLifecyclePolicy(client, repository, policy, context);
-      if (policyChange !== "unchanged") changed.push(`lifecycle policy ${policyChange}`);
-      const signing =
-        signingProfileArn === undefined
-          ? "signing: not configured (deploy refuses unsigned images: pass --signing-profile-arn=<the identity stack's SigningProfileArn>)"
-          : `signing: ${await applySigningConfiguration(client, repository, signingProfileArn, context)} (ECR signs each image pushed to ${repository} with ${signingProfileArn})`;
-      return [
-        `repository ${repository}: ${report.change}${report.notes.length > 0 ? ` (${report.notes.join("; ")})` : ""}`,
-        `image URI: ${report.repositoryUri}`,
-        `lifecycle policy: ${policyChange} (keep ${keep} newest releases with their signatures, and the one latest points to)`,
-        signing,
-      ].join("\n");
-    } catch (error) {
-      if (!(error instanceof AwsError)) throw error;
-      throw new AwsError(
-        `${error.message}\nsetup-registry stopped part-way. Already changed: ${changed.length > 0 ? changed.join("; ") : "nothing"}. ` +
-          "Not done: the steps after that (repository settings, the lifecycle policy, then signing). Fix the cause and run it again: each step checks before it changes anything.",
-      );
-    }
+    return (await setUpRegistry(client, repository, keep, signingProfileArn, context)).lines.join("\n");
   }
 
   /**
@@ -355,6 +335,63 @@ export class Aws {
     const asJson = validateStatusFormat(format) === "json";
     const report = await serviceStatus(realRuntime(createDeployClients(this.region, await this.credentials())), target);
     return asJson ? JSON.stringify(report, null, 2) : formatStatus(report);
+  }
+
+  /**
+   * Plans (--plan: `cdk diff`) or applies (`cdk deploy`) the environment's stack HonoService-<environment>, from a
+   * container with the repository's own aws-cdk. The stack always gets the image digest the service runs now (an
+   * infrastructure change never reverts a release; the first provision takes --image or the release latest points to)
+   * and, for blue/green, the weights the production listener rule has now (a stack update or a replaced rule cannot
+   * send traffic to the empty target group). Refused while a deployment is under way; after a deploy, fails if traffic
+   * goes to a target group without a healthy target. The reads go through the CDK lookup role.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN provision --environment=staging --plan`
+   */
+  @func({ cache: "never" })
+  async provision(
+    /** The environment (an entry of infra/environments.ts), e.g. staging. */
+    environment: string,
+    /** Only show the plan (`cdk diff`, read-only: the CDK lookup role is enough); change nothing. */
+    plan = false,
+    /** First provision only (no service yet): the image to run, <repository>:<tag> or <repository>@sha256:... (default: the release latest points to). */
+    image?: string,
+  ): Promise<string> {
+    const target = serviceTarget(validateEnvironmentName(environment), this.region);
+    const choice = image === undefined ? undefined : parseProvisionImage(image, this.region);
+    return provisionEnvironment(await this.cdkSetting(), target, { plan, ...(choice ? { image: choice } : {}) });
+  }
+
+  /**
+   * The one-time AWS side, idempotent: `cdk bootstrap` where the account/region has none, the identity stack
+   * (GithubActionsEcrIdentity, the roles GitHub Actions may assume), the toolkit re-bootstrapped with the stack's
+   * CloudFormation execution policy, and setup-registry. Prints the `gh` lines for the GitHub variables and
+   * environments, and the next steps. A second run changes nothing and says so.
+   *
+   * Example: `dagger call aws --region=eu-west-1 --access-key-id=env://AWS_ACCESS_KEY_ID --secret-access-key=env://AWS_SECRET_ACCESS_KEY --session-token=env://AWS_SESSION_TOKEN bootstrap --github-repository=acme/shop --github-owner-id=1111 --github-repository-id=2222 --signing`
+   */
+  @func({ cache: "never" })
+  async bootstrap(
+    /** The GitHub repository whose workflows may assume the roles, OWNER/REPO. */
+    githubRepository: string,
+    /** The owner's numeric id (gh api repos/OWNER/REPO --jq .owner.id): the roles then trust only the immutable sub form. */
+    githubOwnerId?: string,
+    /** The repository's numeric id (gh api repos/OWNER/REPO --jq .id), with --github-owner-id. */
+    githubRepositoryId?: string,
+    /** ECR repository name. */
+    repository = "hono-ecr-service",
+    /** Have ECR sign every image pushed, with the identity stack's signing profile (SigningProfileArn). */
+    signing = false,
+  ): Promise<string> {
+    const github = validateGithubRepository(githubRepository);
+    const ids = validateGithubIds(github, githubOwnerId, githubRepositoryId);
+    validateRepositoryName(repository);
+    return bootstrapAccount(await this.cdkSetting(), { githubRepository: github, ...(ids ? { ids } : {}), repository, signing });
+  }
+
+  /** The repository, the region and the credentials, as secrets for cdk's container and as values for the SDK's reads. */
+  private async cdkSetting() {
+    const secrets = { accessKeyId: this.accessKeyId, secretAccessKey: this.secretAccessKey, ...(this.sessionToken ? { sessionToken: this.sessionToken } : {}) };
+    return { source: this.source, region: this.region, secrets, credentials: await this.credentials() };
   }
 
   /** The deploy options after each value is checked; every override needs a reason of at least 10 characters. */

@@ -65,6 +65,8 @@ describe("module registration", () => {
       "deploy(environment: string, image?: string, commit?: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowUnscanned?: string, allowOlder?: string): string cache=never",
       "rollback(environment: string, timeoutMinutes?: integer, checks: integer = 5, url?: string, severity: string = CRITICAL, allowVulnerable?: string, allowUnscanned?: string, allowUnsigned?: string): string cache=never",
       "status(environment: string, format: string = text): string cache=never",
+      "provision(environment: string, plan: boolean = false, image?: string): string cache=never",
+      "bootstrap(githubRepository: string, githubOwnerId?: string, githubRepositoryId?: string, repository: string = hono-ecr-service, signing: boolean = false): string cache=never",
     ]);
   });
 

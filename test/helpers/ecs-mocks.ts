@@ -285,18 +285,27 @@ export function afterStackUpdate(): void {
   rollsBackToTD1(deployment("ecs-svc/stack", TD3, "PRIMARY", "COMPLETED"), [deployment("ecs-svc/back", TD1, "PRIMARY", "COMPLETED")]);
 }
 
+/** The blue/green service's two target groups and its production listener rule. */
+export const BLUE_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/0123456789abcdef";
+export const GREEN_TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/fedcba9876543210";
+export const PRODUCTION_RULE = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/0123456789abcdef";
+
+/**
+ * A blue/green service running TD2 whose production listener rule forwards with `weights` (blue, green), the tasks
+ * registered (healthy) in the `healthy` target group only.
+ */
+export function blueGreen(weights: [number, number], healthy: "blue" | "green"): { blue: string; green: string } {
+  const loadBalancers = [{ targetGroupArn: BLUE_TG, containerName: "service", containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: GREEN_TG, productionListenerRule: PRODUCTION_RULE, roleArn: "arn:aws:iam::123456789012:role/shift" } }];
+  ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/green", TD2, "PRIMARY", "COMPLETED")], [], { loadBalancers }));
+  elb.on(DescribeRulesCommand).resolves({ Rules: [{ RuleArn: PRODUCTION_RULE, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: BLUE_TG, Weight: weights[0] }, { TargetGroupArn: GREEN_TG, Weight: weights[1] }] } }] }] });
+  const registered = { TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: "healthy" as const } }] };
+  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: BLUE_TG }).resolves(healthy === "blue" ? registered : { TargetHealthDescriptions: [] });
+  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: GREEN_TG }).resolves(healthy === "green" ? registered : { TargetHealthDescriptions: [] });
+  return { blue: BLUE_TG, green: GREEN_TG };
+}
+
 /**
  * A blue/green service whose production listener rule a stack update reset to 100/0 while the tasks are registered in
  * the other target group: all traffic goes to a group without a healthy target (aws/aws-cdk#36649).
  */
-export function strandedBlueGreen(): { blue: string; green: string } {
-  const blue = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/0123456789abcdef";
-  const green = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/fedcba9876543210";
-  const rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/0123456789abcdef";
-  const loadBalancers = [{ targetGroupArn: blue, containerName: "service", containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: green, productionListenerRule: rule, roleArn: "arn:aws:iam::123456789012:role/shift" } }];
-  ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/green", TD2, "PRIMARY", "COMPLETED")], [], { loadBalancers }));
-  elb.on(DescribeRulesCommand).resolves({ Rules: [{ RuleArn: rule, Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 100 }, { TargetGroupArn: green, Weight: 0 }] } }] }] });
-  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: blue }).resolves({ TargetHealthDescriptions: [] });
-  elb.on(DescribeTargetHealthCommand, { TargetGroupArn: green }).resolves({ TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: "healthy" } }] });
-  return { blue, green };
-}
+export const strandedBlueGreen = (): { blue: string; green: string } => blueGreen([100, 0], "green");
