@@ -37,7 +37,7 @@ export interface IdentitySettings {
   existingOidcProviderArn?: string;
   /**
    * The `cdk bootstrap` qualifier whose roles (`cdk-<qualifier>-<kind>-role-<account>-<region>`) the plan and provision
-   * roles may assume; default `hnb659fds`, CDK's own.
+   * roles may assume; context `cdkQualifier`, else CDK's own `@aws-cdk/core:bootstrapQualifier`, else `hnb659fds`.
    */
   cdkQualifier: string;
 }
@@ -53,6 +53,8 @@ const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
 const CDK_QUALIFIER = /^[A-Za-z0-9_-]{1,10}$/;
 /** The qualifier `cdk bootstrap` uses unless told otherwise. */
 export const DEFAULT_CDK_QUALIFIER = "hnb659fds";
+/** aws-cdk-lib's context key for the qualifier of every DefaultStackSynthesizer (BOOTSTRAP_QUALIFIER_CONTEXT). */
+export const CDK_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier";
 const OIDC_PROVIDER_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 
 /** Validates the stack's context; `defaultRegion` is the CLI's region (CDK_DEFAULT_REGION). */
@@ -91,7 +93,10 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   if (existingOidcProviderArn !== undefined) {
     check("existingOidcProviderArn", existingOidcProviderArn, OIDC_PROVIDER_ARN, "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com");
   }
-  const cdkQualifier = check("cdkQualifier", read("cdkQualifier") ?? DEFAULT_CDK_QUALIFIER, CDK_QUALIFIER, "a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -, e.g. hnb659fds");
+  // CDK's own key (the qualifier every DefaultStackSynthesizer of the app uses) is the fallback: set it once in cdk.json
+  // and the service stacks and these roles move to that bootstrap together.
+  const qualifierKey = read("cdkQualifier") !== undefined ? "cdkQualifier" : CDK_QUALIFIER_CONTEXT;
+  const cdkQualifier = check(qualifierKey, read(qualifierKey) ?? DEFAULT_CDK_QUALIFIER, CDK_QUALIFIER, "a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -, e.g. hnb659fds");
   return {
     githubRepository,
     ...(githubOwnerId !== undefined && githubRepositoryId !== undefined ? { githubOwnerId, githubRepositoryId } : {}),

@@ -327,8 +327,10 @@ describe("GitHub Actions identity stack", () => {
       expect(Object.keys(role.Properties).sort(), id).toEqual(["AssumeRolePolicyDocument", "Description"]);
       expect(policies.filter((policy) => policy.Properties.Roles.some((attached) => attached.Ref === id)), id).toHaveLength(1);
     }
-    // Another bootstrap qualifier, from context.
+    // Another bootstrap qualifier, from context: ours, else CDK's own key (the one the service stacks' synthesizer reads).
     expect(statementsOf(synth({ cdkQualifier: "shop1" }), "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup", "shop1") }]);
+    expect(statementsOf(synth({ "@aws-cdk/core:bootstrapQualifier": "shop2" }), "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup", "shop2") }]);
+    expect(() => settings({ "@aws-cdk/core:bootstrapQualifier": "a b" })).toThrow('context @aws-cdk/core:bootstrapQualifier="a b" is invalid: expected a cdk bootstrap qualifier');
   });
 
   it("refuses more environments than the lifecycle policy keeps the running and rollback releases of", () => {
