@@ -1,15 +1,18 @@
 // The CloudFormation execution policy (infra/execution-policy.ts) against what the service stacks really contain:
 // every service stack synthesized (each environment, and variants turning on every optional resource), every resource
 // type covered, no type granted that no template has, IAM limited to the stacks' own role names.
+import { spawnSync } from "node:child_process";
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceStackName } from "../dagger/src/deploy/names.js";
 import { readIdentitySettings } from "../infra/config.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
 import { EXECUTION_PERMISSIONS, executionPolicyStatements, SERVICE_BUCKET_NAME_PATTERN, SERVICE_ROLE_NAME_PATTERNS } from "../infra/execution-policy.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 import { ServiceStack } from "../infra/service-stack.js";
+import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "./helpers/moto.js";
+import { createStackInMoto, motoCloudFormationTypes, MOTO_REGION, templateForMoto } from "./helpers/moto-cloudformation.js";
 
 const DEFAULTS = { region: "eu-west-1", ecrRepository: "shop/web" };
 const CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
@@ -130,4 +133,57 @@ describe("the CloudFormation execution policy", () => {
     const serviceArtifact = (service.node.root as App).synth().getStackByName(service.stackName);
     expect(serviceArtifact.cloudFormationExecutionRoleArn).toContain("cdk-hnb659fds-cfn-exec-role-");
   });
+});
+
+// moto's CloudFormation creates the identity stack (its IAM model validates each policy document as IAM would parse it:
+// moto 5.2.1, moto/iam/policy_validation.py), then the roles and the policy are read back through IAM (the AWS CLI).
+const motoMissing = motoUnavailableReason();
+describe.skipIf(motoMissing)("the identity stack, created by moto's CloudFormation", () => {
+  let moto: Moto;
+  beforeAll(async () => {
+    moto = await startMoto();
+  }, 60_000);
+  afterAll(() => moto?.stop());
+
+  const iam = (...args: string[]) => {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey, AWS_DEFAULT_REGION: MOTO_REGION };
+    const result = spawnSync("aws", ["--endpoint-url", moto.url, "--output", "json", "iam", ...args], { encoding: "utf8", env });
+    if (result.status !== 0) throw new Error(`aws iam ${args.join(" ")}: ${result.stderr}`);
+    return JSON.parse(result.stdout) as Record<string, Record<string, unknown>>;
+  };
+
+  it("creates the roles and the execution policy, as synthesized", async () => {
+    const stack = identity();
+    const synthesized = Template.fromStack(stack).toJSON() as Parameters<typeof templateForMoto>[0];
+    const { template, skipped } = templateForMoto(synthesized, motoCloudFormationTypes());
+    // moto 5.2.1 has no CloudFormation model for these three: left out (references to them become placeholders), the
+    // roles and the policies are created.
+    expect(Object.keys(skipped.resources).sort()).toEqual(["AWS::CDK::Metadata", "AWS::IAM::OIDCProvider", "AWS::Signer::SigningProfile"]);
+    // moto validates every policy document: the placeholder of the signing profile's ARN becomes an ARN of its form.
+    const profileId = skipped.resources["AWS::Signer::SigningProfile"]![0]!;
+    const valid = JSON.parse(JSON.stringify(template).replaceAll(`"moto-skipped:${profileId}.Arn"`, '"arn:aws:signer:eu-west-1:123456789012:/signing-profiles/moto"')) as typeof template;
+    const created = await createStackInMoto(moto.url, "GithubActionsEcrIdentity", valid, {});
+    expect(created.status).toBe("CREATE_COMPLETE");
+
+    const policyArn = created.outputs.CloudFormationExecutionPolicyArn!;
+    const { Policy } = iam("get-policy", "--policy-arn", policyArn);
+    const { PolicyVersion } = iam("get-policy-version", "--policy-arn", policyArn, "--version-id", String(Policy!.DefaultVersionId));
+    const stored = (typeof PolicyVersion!.Document === "string" ? JSON.parse(decodeURIComponent(PolicyVersion!.Document)) : PolicyVersion!.Document) as { Statement: Statement[] };
+    expect(stored.Statement.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
+    expect(stored.Statement[1]!.Resource).toEqual(SERVICE_ROLE_NAME_PATTERNS.map((pattern) => `arn:aws:iam::123456789012:role/${pattern}`));
+
+    const roleName = (output: string) => created.outputs[output]!.split("/").at(-1)!;
+    const plan = iam("get-role", "--role-name", roleName("PlanRoleArn")).Role!;
+    const trust = (typeof plan.AssumeRolePolicyDocument === "string" ? JSON.parse(decodeURIComponent(plan.AssumeRolePolicyDocument)) : plan.AssumeRolePolicyDocument) as { Statement: Statement[] };
+    expect(trust.Statement[0]!.Condition).toEqual({
+      StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": ["repo:acme@1111/shop@2222:pull_request"], "token.actions.githubusercontent.com:repository_id": "2222" },
+      StringLike: { "token.actions.githubusercontent.com:job_workflow_ref": ["acme/shop/.github/workflows/ci.yml@refs/pull/*/merge"] },
+    });
+    for (const output of ["ProvisionRoleStagingArn", "ProvisionRoleProductionArn"]) {
+      const policies = iam("list-role-policies", "--role-name", roleName(output)) as unknown as { PolicyNames: string[] };
+      expect(policies.PolicyNames, output).toHaveLength(1);
+      const attached = iam("list-attached-role-policies", "--role-name", roleName(output)) as unknown as { AttachedPolicies: unknown[] };
+      expect(attached.AttachedPolicies, output).toEqual([]);
+    }
+  }, 120_000);
 });
