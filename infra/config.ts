@@ -35,6 +35,11 @@ export interface IdentitySettings {
   region: string;
   /** ARN of an existing GitHub OIDC provider in the account (an account holds only one); omitted: the stack creates it. */
   existingOidcProviderArn?: string;
+  /**
+   * The `cdk bootstrap` qualifier whose roles (`cdk-<qualifier>-<kind>-role-<account>-<region>`) the plan and provision
+   * roles may assume; context `cdkQualifier`, else CDK's own `@aws-cdk/core:bootstrapQualifier`, else `hnb659fds`.
+   */
+  cdkQualifier: string;
 }
 
 /** Reads one context value (a string, or undefined when unset or empty). */
@@ -44,6 +49,12 @@ const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,
 const NUMERIC_ID = /^[1-9]\d{0,19}$/;
 const BRANCH = /^(?!\/|.*\/\/|.*\.\.|.*\/$|.*\.lock$)[A-Za-z0-9._/-]{1,255}$/;
 const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
+/** `cdk bootstrap`'s rule for a qualifier (aws-cdk 2.1148, lib/api/bootstrap/bootstrap-template.yaml, parameter Qualifier). */
+const CDK_QUALIFIER = /^[A-Za-z0-9_-]{1,10}$/;
+/** The qualifier `cdk bootstrap` uses unless told otherwise. */
+export const DEFAULT_CDK_QUALIFIER = "hnb659fds";
+/** aws-cdk-lib's context key for the qualifier of every DefaultStackSynthesizer (BOOTSTRAP_QUALIFIER_CONTEXT). */
+export const CDK_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier";
 const OIDC_PROVIDER_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 
 /** Validates the stack's context; `defaultRegion` is the CLI's region (CDK_DEFAULT_REGION). */
@@ -81,6 +92,10 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
   if (existingOidcProviderArn !== undefined) {
     check("existingOidcProviderArn", existingOidcProviderArn, OIDC_PROVIDER_ARN, "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com");
   }
+  // CDK's own key (the qualifier every DefaultStackSynthesizer of the app uses) is the fallback: set it once in cdk.json
+  // and the service stacks and these roles move to that bootstrap together.
+  const qualifierKey = read("cdkQualifier") !== undefined ? "cdkQualifier" : CDK_QUALIFIER_CONTEXT;
+  const cdkQualifier = check(qualifierKey, read(qualifierKey) ?? DEFAULT_CDK_QUALIFIER, CDK_QUALIFIER, "a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -, e.g. hnb659fds");
   return {
     githubRepository,
     ...(githubOwnerId !== undefined && githubRepositoryId !== undefined ? { githubOwnerId, githubRepositoryId } : {}),
@@ -91,6 +106,7 @@ export function readIdentitySettings(context: ContextReader, defaultRegion?: str
     ecrRepository,
     region,
     ...(existingOidcProviderArn !== undefined ? { existingOidcProviderArn } : {}),
+    cdkQualifier,
   };
 }
 

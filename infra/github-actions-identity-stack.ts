@@ -1,11 +1,13 @@
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Annotations, CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { Platform, SigningProfile } from "aws-cdk-lib/aws-signer";
-import { Effect, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
+import { Effect, ManagedPolicy, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
 import { MAX_ENVIRONMENTS } from "../dagger/src/ecr/lifecycle.js";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { type IdentitySettings } from "./config.js";
+import { ASSUMABLE_BOOTSTRAP_ROLES, assumeBootstrapRoles } from "./cdk-bootstrap-roles.js";
 import { deployStatements } from "./deploy-permissions.js";
+import { executionPolicyStatements } from "./execution-policy.js";
 import { acknowledge, acknowledgeWildcards } from "./nag.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
@@ -18,7 +20,7 @@ export const STS_AUDIENCE = "sts.amazonaws.com";
  * `OWNER/REPO/.github/workflows/FILE@refs/heads/BRANCH`, the file as it is on the branch (a pull request's or another
  * branch's copy has another ref).
  */
-export const ROLE_WORKFLOWS = { publish: ["ci.yml"], registry: ["setup-registry.yml"], deploy: ["ci.yml", "rollback.yml"] } as const;
+export const ROLE_WORKFLOWS = { publish: ["ci.yml"], registry: ["setup-registry.yml"], deploy: ["ci.yml", "rollback.yml"], plan: ["ci.yml"], provision: ["ci.yml"] } as const;
 
 /**
  * The one `sub` prefix the roles trust: the exact one given (`subjectPrefix`, GitHub's `sub_claim_prefix`); else the
@@ -41,6 +43,23 @@ export function branchSubjects(settings: IdentitySettings): string[] {
   return prefixes(settings).map((prefix) => `${prefix}:ref:refs/heads/${settings.branch}`);
 }
 
+/**
+ * The `sub` claims of a `pull_request` run's jobs (no `environment:`): GitHub sends `<prefix>:pull_request` for them,
+ * whatever the pull request's branch (GitHub's OIDC reference, "Filtering for pull_request events").
+ */
+export function pullRequestSubjects(settings: IdentitySettings): string[] {
+  return prefixes(settings).map((prefix) => `${prefix}:pull_request`);
+}
+
+/**
+ * The `job_workflow_ref` of a `pull_request` run's jobs: the workflow file as it is on the pull request's merge ref,
+ * `OWNER/REPO/.github/workflows/FILE@refs/pull/N/merge` (a StringLike pattern: N is the pull request's number). A
+ * `pull_request_target` run sends the base branch's ref instead, and matches none of these.
+ */
+export function pullRequestWorkflowRefs(settings: IdentitySettings, files: readonly string[]): string[] {
+  return files.map((file) => `${settings.githubRepository}/.github/workflows/${file}@refs/pull/*/merge`);
+}
+
 /** The `sub` claims of jobs that run in the GitHub environment `environment` (a job with `environment:` sends this form). */
 export function environmentSubjects(settings: IdentitySettings, environment: string): string[] {
   return prefixes(settings).map((prefix) => `${prefix}:environment:${environment}`);
@@ -53,11 +72,21 @@ export interface GithubActionsIdentityStackProps extends StackProps {
   environments: string[];
 }
 
+/** `DeployRole` + `staging` -> `DeployRoleStaging` (the logical id of an environment's role and its output). */
+export const environmentId = (prefix: string, environment: string): string => `${prefix}${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
+
 /**
  * The AWS identity GitHub Actions needs to ship the service: the GitHub OIDC provider, a publish role (push to one ECR
  * repository, from one branch), a registry role (create and configure that repository) and a deploy role per environment
  * (roll a release out to that environment's ECS service), the last two only from jobs in their GitHub environment, which a
- * repository admin can protect with required reviewers. No long-lived keys.
+ * repository admin can protect with required reviewers. For the infrastructure: a plan role (pull requests: the CDK
+ * lookup role only), a provision role per environment (its GitHub environment: the CDK deploy, file-publishing and
+ * lookup roles only) and the CloudFormation execution policy `cdk bootstrap` gives its execution role (./execution-policy.ts).
+ * No long-lived keys.
+ *
+ * The trust root: deployed only by `dagger call aws ... bootstrap` with the caller's own credentials
+ * (CliCredentialsStackSynthesizer: no CDK bootstrap role, no execution role), never by CI. The execution policy grants
+ * nothing on these roles, so no provision can change who is trusted.
  */
 export class GithubActionsIdentityStack extends Stack {
   readonly publishRole: Role;
@@ -65,9 +94,15 @@ export class GithubActionsIdentityStack extends Stack {
   readonly signingProfile: SigningProfile;
   /** One per environment, by environment name. */
   readonly deployRoles: Record<string, Role> = {};
+  /** Pull requests' cdk diff: the CDK lookup role only. */
+  planRole!: Role;
+  /** One per environment, by environment name: the CDK deploy, file-publishing and lookup roles only. */
+  readonly provisionRoles: Record<string, Role> = {};
+  /** What CloudFormation may do for a service stack (`cdk bootstrap --cloudformation-execution-policies`). */
+  executionPolicy!: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: GithubActionsIdentityStackProps) {
-    super(scope, id, props);
+    super(scope, id, { synthesizer: new CliCredentialsStackSynthesizer(), ...props });
     const { settings } = props;
 
     let provider: IOidcProvider;
@@ -83,14 +118,16 @@ export class GithubActionsIdentityStack extends Stack {
 
     // Every claim by exact StringEquals (a claim missing from the token fails the match): aud and sub, then claims AWS
     // STS evaluates for GitHub's provider besides them: repository_id (when known) and job_workflow_ref.
-    const trusted = (subjects: string[], workflows: readonly string[]) =>
+    // A pull request's workflow ref carries its number: the plan role matches it with StringLike (refs/pull/*/merge).
+    const trusted = (subjects: string[], workflows: readonly string[], pullRequest = false) =>
       new WebIdentityPrincipal(provider.oidcProviderArn, {
         StringEquals: {
           [`${GITHUB_OIDC_HOST}:aud`]: STS_AUDIENCE,
           [`${GITHUB_OIDC_HOST}:sub`]: subjects,
           ...(settings.githubRepositoryId ? { [`${GITHUB_OIDC_HOST}:repository_id`]: settings.githubRepositoryId } : {}),
-          ...(settings.workflowClaims ? { [`${GITHUB_OIDC_HOST}:job_workflow_ref`]: workflowRefs(settings, workflows) } : {}),
+          ...(settings.workflowClaims && !pullRequest ? { [`${GITHUB_OIDC_HOST}:job_workflow_ref`]: workflowRefs(settings, workflows) } : {}),
         },
+        ...(settings.workflowClaims && pullRequest ? { StringLike: { [`${GITHUB_OIDC_HOST}:job_workflow_ref`]: pullRequestWorkflowRefs(settings, workflows) } } : {}),
       });
     if (!settings.githubRepositoryId) {
       Annotations.of(this).addWarningV2(
@@ -131,7 +168,7 @@ export class GithubActionsIdentityStack extends Stack {
       throw new InputError(`${props.environments.length} environments share ECR repository ${props.settings.ecrRepository}: at most ${MAX_ENVIRONMENTS}, the number whose running and rollback releases the lifecycle policy keeps`);
     }
     for (const environment of props.environments) {
-      const id = `DeployRole${environment.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
+      const id = environmentId("DeployRole", environment);
       const role = new Role(this, id, {
         assumedBy: trusted(environmentSubjects(settings, environment), ROLE_WORKFLOWS.deploy),
         description: `GitHub Actions (${settings.githubRepository}, environment ${environment}) deploys to the ${environment} ECS service`,
@@ -148,9 +185,51 @@ export class GithubActionsIdentityStack extends Stack {
       new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment ${environment}` });
     }
 
+    this.addInfrastructureRoles(settings, props.environments, trusted);
+
     new CfnOutput(this, "PublishRoleArn", { value: this.publishRole.roleArn, description: "Repository variable AWS_PUBLISH_ROLE_ARN" });
     new CfnOutput(this, "RegistryRoleArn", { value: this.registryRole.roleArn, description: "Repository variable AWS_REGISTRY_ROLE_ARN" });
     new CfnOutput(this, "EcrRepositoryName", { value: settings.ecrRepository, description: "Repository variable ECR_REPOSITORY" });
     new CfnOutput(this, "AwsRegion", { value: settings.region, description: "Repository variable AWS_REGION" });
+  }
+
+  /**
+   * The plan role, one provision role per environment, and the execution policy. A pull request's plan reads only (the
+   * lookup role has ReadOnlyAccess, with kms:Decrypt denied, per the bootstrap template); a provision deploys, with
+   * CloudFormation acting under the execution policy.
+   */
+  private addInfrastructureRoles(settings: IdentitySettings, environments: string[], trusted: (subjects: string[], workflows: readonly string[], pullRequest?: boolean) => WebIdentityPrincipal): void {
+    this.planRole = new Role(this, "PlanRole", {
+      assumedBy: trusted(pullRequestSubjects(settings), ROLE_WORKFLOWS.plan, true),
+      description: `GitHub Actions (${settings.githubRepository}, pull requests) reads through the CDK lookup role for cdk diff`,
+    });
+    this.planRole.addToPolicy(assumeBootstrapRoles(this, settings.cdkQualifier, ASSUMABLE_BOOTSTRAP_ROLES.plan));
+    new CfnOutput(this, "PlanRoleArn", { value: this.planRole.roleArn, description: "Repository variable AWS_PLAN_ROLE_ARN" });
+
+    for (const environment of environments) {
+      const id = environmentId("ProvisionRole", environment);
+      const role = new Role(this, id, {
+        assumedBy: trusted(environmentSubjects(settings, environment), ROLE_WORKFLOWS.provision),
+        description: `GitHub Actions (${settings.githubRepository}, environment ${environment}) deploys the ${environment} stack through the CDK bootstrap roles`,
+      });
+      role.addToPolicy(assumeBootstrapRoles(this, settings.cdkQualifier, ASSUMABLE_BOOTSTRAP_ROLES.provision));
+      this.provisionRoles[environment] = role;
+      new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_PROVISION_ROLE_ARN of the GitHub environment ${environment}` });
+    }
+
+    const statements = executionPolicyStatements(this);
+    this.executionPolicy = new ManagedPolicy(this, "CloudFormationExecutionPolicy", {
+      description: "CloudFormation execution role of cdk bootstrap: what a service stack's deploy may do (infra/execution-policy.ts)",
+      statements,
+    });
+    acknowledgeWildcards(
+      this.executionPolicy,
+      statements.flatMap((statement) => statement.resources),
+      "CloudFormation creates these resources under names it generates: * where the create calls take no resource-level permission, the service stacks' name prefixes for IAM roles and S3 buckets (infra/execution-policy.ts)",
+    );
+    for (const action of statements.flatMap((statement) => statement.actions).filter((candidate) => candidate.includes("*"))) {
+      acknowledge(this.executionPolicy, `AwsSolutions-IAM5[Action::${action}]`, "read-only Describe calls of EC2 and Elastic Load Balancing, which take no resource-level permission and which the VPC, load balancer and ECS service handlers read with");
+    }
+    new CfnOutput(this, "CloudFormationExecutionPolicyArn", { value: this.executionPolicy.managedPolicyArn, description: "cdk bootstrap --cloudformation-execution-policies (bootstrap passes it)" });
   }
 }

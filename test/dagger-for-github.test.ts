@@ -38,9 +38,12 @@ describe("dagger-for-github's script, replayed with our Dagger steps", () => {
   it("covers every Dagger step that passes args", () => {
     expect(daggerSteps.map(({ where }) => where)).toEqual([
       "ci.yml ci",
+      "ci.yml plan",
       "ci.yml publish",
       "ci.yml sbom",
+      "ci.yml provision-staging",
       "ci.yml deploy-staging",
+      "ci.yml provision-production",
       "ci.yml deploy-production",
       "rollback.yml rollback",
       "setup-registry.yml setup-registry",

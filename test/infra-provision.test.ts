@@ -4,7 +4,7 @@
 // CloudFormation for the parameters reaching the rule.
 import { spawnSync } from "node:child_process";
 import { DescribeListenersCommand, DescribeRulesCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { App } from "aws-cdk-lib";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StatusReport } from "../dagger/src/deploy/status.js";
@@ -24,7 +24,7 @@ const DIGEST = `sha256:${"cd".repeat(32)}`;
 const production = ENVIRONMENTS.production!;
 const synth = (config: EnvironmentConfig): CfnTemplate => {
   const settings = validateEnvironment("production", config, { region: MOTO_REGION, ecrRepository: "hono-ecr-service" });
-  return Template.fromStack(new ServiceStack(new App(), "HonoService-production", { settings, env: { region: MOTO_REGION } })).toJSON() as CfnTemplate;
+  return Template.fromStack(new ServiceStack(cdkApp(), "HonoService-production", { settings, env: { region: MOTO_REGION } })).toJSON() as CfnTemplate;
 };
 const ruleOf = (template: CfnTemplate): [string, Json] => Object.entries(template.Resources).find(([, resource]) => resource.Type === "AWS::ElasticLoadBalancingV2::ListenerRule")!;
 const listenerOf = (template: CfnTemplate, ref: unknown) => template.Resources[(ref as { Ref: string }).Ref]!.Properties;

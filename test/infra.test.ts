@@ -10,6 +10,7 @@ import { ENVIRONMENTS } from "../infra/environments.js";
 import { readIdentitySettings, type IdentitySettings } from "../infra/config.js";
 import { ENHANCED_SCAN_ACTIONS, IMAGE_READ_ACTIONS, LOAD_BALANCER_READ_ACTIONS, RETAG_ACTIONS, SERVICE_ACTIONS, SERVICE_DEPLOYMENT_ACTIONS, SERVICE_TAG_ACTIONS, SIGNING_CONFIGURATION_ACTIONS, TASK_DEFINITION_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, PULL_ACTIONS, PUSH_ACTIONS, REGISTRY_ACTIONS, RELEASE_SBOM_API_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
+import { ASSUMABLE_BOOTSTRAP_ROLES } from "../infra/cdk-bootstrap-roles.js";
 import { GithubActionsIdentityStack, ROLE_WORKFLOWS } from "../infra/github-actions-identity-stack.js";
 import { ROOT } from "./helpers/process.js";
 
@@ -44,31 +45,44 @@ const trust = (subjects: string[], more: Record<string, unknown>) =>
   });
 
 type Conditions = Record<string, string | string[]>;
-/** Each role's StringEquals conditions, by logical id without CDK's hash; every role must trust by exact StringEquals only. */
-function trustedConditions(template: Template): Record<string, Conditions> {
+/** A role's trust conditions: StringEquals, and StringLike (only the plan role's pull request workflow refs). */
+interface Trust {
+  equals: Conditions;
+  like: Conditions;
+}
+/**
+ * Each role's conditions, by logical id without CDK's hash; every role must trust by StringEquals, and only the plan
+ * role adds a StringLike (the pull request number in its workflow ref).
+ */
+function trustedConditions(template: Template): Record<string, Trust> {
   const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: { Condition: Record<string, Record<string, string[]>> }[] } } }>;
   return Object.fromEntries(
     Object.entries(roles).map(([id, role]) => {
       const [statement, ...others] = role.Properties.AssumeRolePolicyDocument.Statement;
+      const name = id.replace(/[0-9A-F]{8}$/, "");
       expect(others).toEqual([]);
-      expect(Object.keys(statement!.Condition)).toEqual(["StringEquals"]);
-      return [id.replace(/[0-9A-F]{8}$/, ""), statement!.Condition.StringEquals!];
+      expect(Object.keys(statement!.Condition), name).toEqual(name === "PlanRole" && statement!.Condition.StringLike ? ["StringEquals", "StringLike"] : ["StringEquals"]);
+      return [name, { equals: statement!.Condition.StringEquals!, like: statement!.Condition.StringLike ?? {} }];
     }),
   );
 }
 
+/** IAM's StringLike: `*` matches any run of characters (including none), `?` one character; everything else literally. */
+const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(value);
+
 /**
- * The roles a token with these claims (and aud sts.amazonaws.com) may assume, evaluated as IAM evaluates StringEquals:
- * every key must be present in the token and equal one of the values (a key missing from the token fails the match).
+ * The roles a token with these claims (and aud sts.amazonaws.com) may assume, evaluated as IAM evaluates StringEquals
+ * and StringLike: every key must be present in the token and match one of the values (a key missing from the token
+ * fails the match).
  */
-function assumableWith(roles: Record<string, Conditions>, claims: Record<string, string>): string[] {
+function assumableWith(roles: Record<string, Trust>, claims: Record<string, string>): string[] {
   const token: Record<string, string> = { aud: "sts.amazonaws.com", ...claims };
+  const claimOf = (key: string) => token[key.replace("token.actions.githubusercontent.com:", "")];
   return Object.entries(roles)
-    .filter(([, conditions]) =>
-      Object.entries(conditions).every(([key, values]) => {
-        const claim = token[key.replace("token.actions.githubusercontent.com:", "")];
-        return claim !== undefined && [values].flat().includes(claim);
-      }),
+    .filter(
+      ([, { equals, like: patterns }]) =>
+        Object.entries(equals).every(([key, values]) => claimOf(key) !== undefined && [values].flat().includes(claimOf(key)!)) &&
+        Object.entries(patterns).every(([key, values]) => claimOf(key) !== undefined && [values].flat().some((pattern) => like(pattern, claimOf(key)!))),
     )
     .map(([id]) => id);
 }
@@ -96,21 +110,26 @@ describe("GitHub Actions identity stack", () => {
 
   it("with the repository's ids: trusts only the immutable sub form, the repository id and each role's workflow files on main", () => {
     const template = synth();
-    template.resourceCountIs("AWS::IAM::Role", 4);
+    template.resourceCountIs("AWS::IAM::Role", 7);
     const immutable = "repo:acme@1111/shop@2222";
-    const expected: Record<string, Conditions> = {
+    const expected: Record<string, { sub: string[]; job_workflow_ref: string[]; pullRequest?: true }> = {
       PublishRole: { sub: [`${immutable}:ref:refs/heads/main`], job_workflow_ref: [ref("ci.yml")] },
       RegistryRole: { sub: [`${immutable}:environment:registry`], job_workflow_ref: [ref("setup-registry.yml")] },
       DeployRoleStaging: { sub: [`${immutable}:environment:staging`], job_workflow_ref: [ref("ci.yml"), ref("rollback.yml")] },
       DeployRoleProduction: { sub: [`${immutable}:environment:production`], job_workflow_ref: [ref("ci.yml"), ref("rollback.yml")] },
+      // A pull request's jobs: the sub GitHub sends for the pull_request event, ci.yml as on the pull request's merge ref.
+      PlanRole: { sub: [`${immutable}:pull_request`], job_workflow_ref: ["acme/shop/.github/workflows/ci.yml@refs/pull/*/merge"], pullRequest: true },
+      ProvisionRoleStaging: { sub: [`${immutable}:environment:staging`], job_workflow_ref: [ref("ci.yml")] },
+      ProvisionRoleProduction: { sub: [`${immutable}:environment:production`], job_workflow_ref: [ref("ci.yml")] },
     };
     // Exactly these documents: no other condition (no StringLike wildcard), no other principal.
     const [providerId] = Object.keys(template.findResources("AWS::IAM::OIDCProvider"));
     const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: { AssumeRolePolicyDocument: unknown } }>;
     expect(Object.keys(roles).map((id) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(Object.keys(expected).sort());
     for (const [id, role] of Object.entries(roles)) {
-      const { sub, job_workflow_ref } = expected[id.replace(/[0-9A-F]{8}$/, "")]!;
-      expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      const { sub, job_workflow_ref, pullRequest } = expected[id.replace(/[0-9A-F]{8}$/, "")]!;
+      const workflowCondition = { "token.actions.githubusercontent.com:job_workflow_ref": job_workflow_ref };
+      expect(role.Properties.AssumeRolePolicyDocument, id).toEqual({
         Version: "2012-10-17",
         Statement: [
           {
@@ -122,8 +141,9 @@ describe("GitHub Actions identity stack", () => {
                 "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
                 "token.actions.githubusercontent.com:sub": sub,
                 "token.actions.githubusercontent.com:repository_id": "2222",
-                "token.actions.githubusercontent.com:job_workflow_ref": job_workflow_ref,
+                ...(pullRequest ? {} : workflowCondition),
               },
+              ...(pullRequest ? { StringLike: workflowCondition } : {}),
             },
           },
         ],
@@ -136,14 +156,19 @@ describe("GitHub Actions identity stack", () => {
     const roles = trustedConditions(synth());
     const good = { repository_id: "2222" };
     const env = (name: string) => `repo:acme@1111/shop@2222:environment:${name}`;
-    for (const [environment, role, files] of [
-      ["registry", "RegistryRole", ["setup-registry.yml"]],
-      ["staging", "DeployRoleStaging", ["ci.yml", "rollback.yml"]],
-      ["production", "DeployRoleProduction", ["ci.yml", "rollback.yml"]],
+    for (const [environment, file, assumable] of [
+      ["registry", "setup-registry.yml", ["RegistryRole"]],
+      // ci.yml's jobs in an environment send one sub for its deploy and its provision job: both roles of that environment.
+      ["staging", "ci.yml", ["DeployRoleStaging", "ProvisionRoleStaging"]],
+      ["staging", "rollback.yml", ["DeployRoleStaging"]],
+      ["production", "ci.yml", ["DeployRoleProduction", "ProvisionRoleProduction"]],
+      ["production", "rollback.yml", ["DeployRoleProduction"]],
     ] as const) {
-      for (const file of files) expect(assumableWith(roles, { ...good, sub: env(environment), job_workflow_ref: ref(file) }), `${environment} ${file}`).toEqual([role]);
+      expect(assumableWith(roles, { ...good, sub: env(environment), job_workflow_ref: ref(file) }).sort(), `${environment} ${file}`).toEqual([...assumable].sort());
     }
     expect(assumableWith(roles, { ...good, sub: "repo:acme@1111/shop@2222:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual(["PublishRole"]);
+    const pullRequest = { ...good, sub: "repo:acme@1111/shop@2222:pull_request" };
+    for (const number of ["7", "12345"]) expect(assumableWith(roles, { ...pullRequest, job_workflow_ref: `acme/shop/.github/workflows/ci.yml@refs/pull/${number}/merge` })).toEqual(["PlanRole"]);
     const planted: [string, Record<string, string>][] = [
       ["the name form, once the ids are known", { ...good, sub: "repo:acme/shop:environment:production", job_workflow_ref: ref("ci.yml") }],
       ["a workflow file of a branch (an edited ci.yml)", { ...good, sub: env("production"), job_workflow_ref: ref("ci.yml", "feature") }],
@@ -162,19 +187,35 @@ describe("GitHub Actions identity stack", () => {
       ["the hyphenated form", { ...good, sub: "repo:acme-1111/shop-2222:environment:production", job_workflow_ref: ref("ci.yml") }],
       ["a re-created repository of the same name", { ...good, sub: "repo:acme@1111/shop@9999:environment:production", job_workflow_ref: ref("ci.yml") }],
       ["a customized sub template", { ...good, sub: `${env("production")}:job_workflow_ref:${ref("ci.yml")}`, job_workflow_ref: ref("ci.yml") }],
+      // The plan role: only the pull_request event's sub, ci.yml on a pull request's merge ref, this repository.
+      ["pull_request_target (the base branch's workflow)", { ...pullRequest, job_workflow_ref: ref("ci.yml") }],
+      ["a pull request's other workflow file", { ...pullRequest, job_workflow_ref: "acme/shop/.github/workflows/evil.yml@refs/pull/7/merge" }],
+      ["a pull request's head ref instead of its merge ref", { ...pullRequest, job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/7/head" }],
+      ["a pull request of another repository", { ...pullRequest, repository_id: "9999", job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/7/merge" }],
+      ["another repository's workflow on a pull request", { ...pullRequest, job_workflow_ref: "evil/x/.github/workflows/ci.yml@refs/pull/7/merge" }],
+      ["a pull request's name-form sub, once the ids are known", { ...good, sub: "repo:acme/shop:pull_request", job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/7/merge" }],
+      ["a pull request's job in an environment", { ...good, sub: env("staging"), job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/7/merge" }],
+      ["a pull request without a job_workflow_ref claim", pullRequest],
     ];
     for (const [what, claims] of planted) expect(assumableWith(roles, claims), what).toEqual([]);
   });
 
   it("without the ids: trusts only the name form, checks no repository id, and warns at synth", () => {
     const roles = trustedConditions(synth(NO_IDS));
-    expect(roles.DeployRoleProduction).toEqual({
+    expect(roles.DeployRoleProduction!.equals).toEqual({
       "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
       "token.actions.githubusercontent.com:sub": ["repo:acme/shop:environment:production"],
       "token.actions.githubusercontent.com:job_workflow_ref": [ref("ci.yml"), ref("rollback.yml")],
     });
     expect(assumableWith(roles, { sub: "repo:acme/shop:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual(["PublishRole"]);
     expect(assumableWith(roles, { sub: "repo:acme@1111/shop@2222:ref:refs/heads/main", job_workflow_ref: ref("ci.yml") })).toEqual([]);
+    // The plan role in the name form: repo:OWNER/REPO:pull_request, and no repository id to check.
+    expect(roles.PlanRole).toEqual({
+      equals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": ["repo:acme/shop:pull_request"] },
+      like: { "token.actions.githubusercontent.com:job_workflow_ref": ["acme/shop/.github/workflows/ci.yml@refs/pull/*/merge"] },
+    });
+    expect(assumableWith(roles, { sub: "repo:acme/shop:pull_request", job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/3/merge" })).toEqual(["PlanRole"]);
+    expect(assumableWith(roles, { sub: "repo:acme@1111/shop@2222:pull_request", job_workflow_ref: "acme/shop/.github/workflows/ci.yml@refs/pull/3/merge" })).toEqual([]);
     Annotations.fromStack(stackOf(NO_IDS)).hasWarning("*", Match.stringLikeRegexp("trust the name form repo:acme/shop:\\.\\.\\. only.*githubOwnerId"));
   });
 
@@ -197,12 +238,12 @@ describe("GitHub Actions identity stack", () => {
 
   it("checks no job_workflow_ref with workflowClaims=false, and warns", () => {
     const roles = trustedConditions(synth({ workflowClaims: "false" }));
-    for (const conditions of Object.values(roles)) expect(Object.keys(conditions)).not.toContain("token.actions.githubusercontent.com:job_workflow_ref");
+    for (const { equals, like: patterns } of Object.values(roles)) expect([...Object.keys(equals), ...Object.keys(patterns)]).not.toContain("token.actions.githubusercontent.com:job_workflow_ref");
     Annotations.fromStack(stackOf({ workflowClaims: "false" })).hasWarning("*", Match.stringLikeRegexp("do not check job_workflow_ref"));
   });
 
   it("names as each role's workflows exactly the files whose jobs use that role's variable", () => {
-    const variables = { publish: "AWS_PUBLISH_ROLE_ARN", registry: "AWS_REGISTRY_ROLE_ARN", deploy: "AWS_DEPLOY_ROLE_ARN" };
+    const variables = { publish: "AWS_PUBLISH_ROLE_ARN", registry: "AWS_REGISTRY_ROLE_ARN", deploy: "AWS_DEPLOY_ROLE_ARN", plan: "AWS_PLAN_ROLE_ARN", provision: "AWS_PROVISION_ROLE_ARN" };
     const files = ["ci.yml", "rollback.yml", "setup-registry.yml"];
     for (const [role, variable] of Object.entries(variables)) {
       const users = files.filter((file) => readFileSync(path.join(ROOT, ".github/workflows", file), "utf8").includes(`role-to-assume: \${{ vars.${variable} }}`));
@@ -277,6 +318,27 @@ describe("GitHub Actions identity stack", () => {
     }
   });
 
+  it("lets the plan role assume only the CDK lookup role, and each provision role only the deploy, file-publishing and lookup roles", () => {
+    const template = synth();
+    const bootstrapRole = (kind: string, qualifier = "hnb659fds") => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/cdk-${qualifier}-${kind}-role-123456789012-eu-west-1`]] });
+    expect(statementsOf(template, "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup") }]);
+    for (const role of ["ProvisionRoleStaging", "ProvisionRoleProduction"]) {
+      expect(statementsOf(template, role), role).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: ["deploy", "file-publishing", "lookup"].map((kind) => bootstrapRole(kind)) }]);
+    }
+    expect(ASSUMABLE_BOOTSTRAP_ROLES).toEqual({ plan: ["lookup"], provision: ["deploy", "file-publishing", "lookup"] });
+    // Nothing else: one policy each (that statement), no managed policy, no inline policy, no boundary to widen.
+    const roles = template.findResources("AWS::IAM::Role") as Record<string, { Properties: Record<string, unknown> }>;
+    const policies = Object.values(template.findResources("AWS::IAM::Policy")) as { Properties: { Roles: { Ref: string }[] } }[];
+    for (const [id, role] of Object.entries(roles).filter(([candidate]) => /^(PlanRole|ProvisionRole)/.test(candidate))) {
+      expect(Object.keys(role.Properties).sort(), id).toEqual(["AssumeRolePolicyDocument", "Description"]);
+      expect(policies.filter((policy) => policy.Properties.Roles.some((attached) => attached.Ref === id)), id).toHaveLength(1);
+    }
+    // Another bootstrap qualifier, from context: ours, else CDK's own key (the one the service stacks' synthesizer reads).
+    expect(statementsOf(synth({ cdkQualifier: "shop1" }), "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup", "shop1") }]);
+    expect(statementsOf(synth({ "@aws-cdk/core:bootstrapQualifier": "shop2" }), "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup", "shop2") }]);
+    expect(() => settings({ "@aws-cdk/core:bootstrapQualifier": "a b" })).toThrow('context @aws-cdk/core:bootstrapQualifier="a b" is invalid: expected a cdk bootstrap qualifier');
+  });
+
   it("refuses more environments than the lifecycle policy keeps the running and rollback releases of", () => {
     const environments = Array.from({ length: MAX_ENVIRONMENTS + 1 }, (_, i) => `env${i}`);
     expect(() => new GithubActionsIdentityStack(cdkApp(), "Identity", { settings: settings(), environments, env: { account: "123456789012", region: "eu-west-1" } })).toThrow(
@@ -291,7 +353,23 @@ describe("GitHub Actions identity stack", () => {
 
   it("outputs the values for the repository variables", () => {
     const outputs = synth().findOutputs("*");
-    expect(Object.keys(outputs).sort()).toEqual(["AwsRegion", "DeployRoleProductionArn", "DeployRoleStagingArn", "EcrRepositoryName", "PublishRoleArn", "RegistryRoleArn", "SigningProfileArn"]);
+    expect(Object.keys(outputs).sort()).toEqual([
+      "AwsRegion",
+      "CloudFormationExecutionPolicyArn",
+      "DeployRoleProductionArn",
+      "DeployRoleStagingArn",
+      "EcrRepositoryName",
+      "PlanRoleArn",
+      "ProvisionRoleProductionArn",
+      "ProvisionRoleStagingArn",
+      "PublishRoleArn",
+      "RegistryRoleArn",
+      "SigningProfileArn",
+    ]);
+    // The forms bootstrap parses to print the gh variable set lines (agreed with dagger/src's bootstrap).
+    expect(outputs.PlanRoleArn!.Description).toBe("Repository variable AWS_PLAN_ROLE_ARN");
+    expect(outputs.ProvisionRoleProductionArn!.Description).toBe("Variable AWS_PROVISION_ROLE_ARN of the GitHub environment production");
+    expect(outputs.CloudFormationExecutionPolicyArn!.Description).toBe("cdk bootstrap --cloudformation-execution-policies (bootstrap passes it)");
     expect(outputs.DeployRoleStagingArn!.Description).toBe("Variable AWS_DEPLOY_ROLE_ARN of the GitHub environment staging");
     expect(outputs.PublishRoleArn!.Description).toBe("Repository variable AWS_PUBLISH_ROLE_ARN");
     expect(outputs.EcrRepositoryName!.Value).toBe("shop/web");
@@ -312,6 +390,7 @@ describe("context validation", () => {
     [{ existingOidcProviderArn: "arn:aws:iam::123:oidc-provider/x" }, 'context existingOidcProviderArn="arn:aws:iam::123:oidc-provider/x" is invalid'],
     [{ registryEnvironment: "a b" }, 'context registryEnvironment="a b" is invalid: expected a GitHub environment name'],
     [{ subjectPrefix: "repo:acme-1111/shop-2222" }, 'context subjectPrefix="repo:acme-1111/shop-2222" is refused: the hyphenated id form can be produced by anyone'],
+    [{ cdkQualifier: "toolong12345" }, 'context cdkQualifier="toolong12345" is invalid: expected a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -'],
     [{ subjectPrefix: "repo:acme/other" }, 'context subjectPrefix="repo:acme/other" is invalid: expected one of repo:acme/shop or repo:acme@1111/shop@2222'],
   ])("rejects %j", (overrides, message) => {
     expect(() => settings(overrides)).toThrow(InputError);
@@ -329,6 +408,7 @@ describe("context validation", () => {
       workflowClaims: true,
       ecrRepository: "hono-ecr-service",
       region: "ap-southeast-2",
+      cdkQualifier: "hnb659fds",
     });
     expect(() => readIdentitySettings((key) => ({ githubRepository: "acme/shop", githubOwnerId: "1", githubRepositoryId: "2" })[key])).toThrow("context region is required");
   });

@@ -23,6 +23,7 @@ interface Step {
 }
 interface Job {
   name?: string;
+  strategy?: { "fail-fast"?: boolean; matrix: Record<string, string[]> };
   needs?: string | string[];
   environment?: string | { name: string; url?: string };
   outputs?: Record<string, string>;
@@ -102,7 +103,7 @@ describe("workflow structure", () => {
 
   it("checks out the commit publish released in every job after it (its source for the SBOM, its deploy code)", () => {
     const ci = workflow("ci.yml");
-    for (const name of ["sbom", ...Object.keys(ENVIRONMENTS).map((environment) => `deploy-${environment}`)]) {
+    for (const name of ["sbom", ...Object.keys(ENVIRONMENTS).flatMap((environment) => [`provision-${environment}`, `deploy-${environment}`])]) {
       const checkout = ci.jobs[name]!.steps.find((step) => actionOf(step.uses) === "actions/checkout")!;
       expect(checkout.with, name).toEqual({ ref: "${{ needs.publish.outputs.commit }}", "persist-credentials": false });
       const summary = ci.jobs[name]!.steps.at(-1)!;
@@ -121,7 +122,7 @@ describe("workflow structure", () => {
   it("gives id-token: write only to the jobs that assume an AWS role", () => {
     for (const file of files) expect(workflow(file).permissions, file).toEqual({ contents: "read" });
     const withIdToken = allJobs().filter(({ job }) => job.permissions?.["id-token"] === "write").map(({ name }) => name);
-    expect(withIdToken.sort()).toEqual(["deploy-production", "deploy-staging", "publish", "rollback", "sbom", "setup-registry"]);
+    expect(withIdToken.sort()).toEqual(["deploy-production", "deploy-staging", "plan", "provision-production", "provision-staging", "publish", "rollback", "sbom", "setup-registry"]);
     for (const { name, job } of allJobs()) {
       const assumesRole = job.steps.some((step) => step.uses?.startsWith("aws-actions/configure-aws-credentials@"));
       expect(assumesRole, name).toBe(withIdToken.includes(name));
@@ -157,7 +158,9 @@ describe("workflow structure", () => {
     let previous = "publish";
     for (const environment of environments) {
       const job = ci.jobs[`deploy-${environment}`]!;
-      expect(job.needs, environment).toEqual(previous === "publish" ? "publish" : ["publish", previous]);
+      // Each environment's stack is provisioned before its deploy, and production only after staging's deploy.
+      expect(job.needs, environment).toEqual(previous === "publish" ? ["publish", `provision-${environment}`] : ["publish", previous, `provision-${environment}`]);
+      expect(ci.jobs[`provision-${environment}`]!.needs, environment).toEqual(previous === "publish" ? "publish" : ["publish", previous]);
       expect(job.if).toBe("needs.publish.outputs.digest != ''");
       expect(job.environment).toEqual({ name: environment, url: "${{ vars.SERVICE_URL }}" });
       expect(job.concurrency).toEqual({ group: `deploy-${environment}`, "cancel-in-progress": false });
@@ -172,7 +175,62 @@ describe("workflow structure", () => {
       expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
       previous = `deploy-${environment}`;
     }
-    expect(Object.keys(ci.jobs)).toEqual(["ci", "publish", "sbom", ...environments.map((environment) => `deploy-${environment}`)]);
+    expect(Object.keys(ci.jobs)).toEqual(["ci", "plan", "publish", "sbom", ...environments.flatMap((environment) => [`provision-${environment}`, `deploy-${environment}`])]);
+  });
+
+  it("provisions each environment's stack on main in its GitHub environment, with its provision role, one at a time", () => {
+    const ci = workflow("ci.yml");
+    for (const environment of Object.keys(ENVIRONMENTS)) {
+      const job = ci.jobs[`provision-${environment}`]!;
+      expect(job.if, environment).toBe("needs.publish.outputs.digest != ''");
+      expect(job.environment, environment).toEqual({ name: environment });
+      // A group of its own, never cancelled midway: queued in the deploy group it could cancel a newer run's pending deploy.
+      expect(job.concurrency, environment).toEqual({ group: `provision-${environment}`, "cancel-in-progress": false });
+      expect(job.steps.map((step) => actionOf(step.uses) ?? "run"), environment).toEqual([
+        "actions/checkout",
+        "dagger/dagger-for-github",
+        "aws-actions/configure-aws-credentials",
+        "dagger/dagger-for-github",
+        "run",
+      ]);
+      expect(job.steps[2]!.with).toEqual({ "role-to-assume": "${{ vars.AWS_PROVISION_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+      const provision = job.steps.find((step) => step.id === "provision")!;
+      expect(provision.env).toEqual({ AWS_REGION: "${{ vars.AWS_REGION }}" });
+      expect(provision.with!.args).toMatch(new RegExp(` provision --environment=${environment}$`));
+      expect(provision.with!.args).not.toContain("--plan");
+      const summary = job.steps.at(-1)!;
+      expect(summary.if).toBe("always()");
+      expect(summary.env).toEqual({ REPORT: "${{ steps.provision.outputs.output }}", RELEASE_COMMIT: "${{ needs.publish.outputs.commit }}" });
+      expect(summary.run).toContain("$GITHUB_STEP_SUMMARY");
+    }
+    // The second approval production asks for is a documented choice, beside the job.
+    expect(text("ci.yml")).toContain("a release that reaches production asks for two approvals");
+  });
+
+  it("plans each environment on this repository's pull requests (not forks, not Dependabot), read-only, into the job summary", () => {
+    const job = workflow("ci.yml").jobs.plan!;
+    expect(job.if!.split("&&").map((part) => part.trim())).toEqual([
+      "github.event_name == 'pull_request'",
+      "github.event.pull_request.head.repo.full_name == github.repository",
+      "github.actor != 'dependabot[bot]'",
+      "vars.AWS_PLAN_ROLE_ARN != ''",
+    ]);
+    expect(job.environment).toBeUndefined(); // a pull request's job sends the pull_request sub the plan role trusts
+    expect(job.needs).toBeUndefined();
+    expect(job.strategy).toEqual({ "fail-fast": false, matrix: { environment: Object.keys(ENVIRONMENTS) } });
+    expect(job.steps.map((step) => actionOf(step.uses) ?? "run")).toEqual(["actions/checkout", "dagger/dagger-for-github", "aws-actions/configure-aws-credentials", "dagger/dagger-for-github", "run"]);
+    expect(job.steps[0]!.with).toEqual({ "persist-credentials": false });
+    expect(job.steps[2]!.with).toEqual({ "role-to-assume": "${{ vars.AWS_PLAN_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION }}" });
+    const plan = job.steps.find((step) => step.id === "plan")!;
+    // The environment's name from the matrix, through env: like every other value.
+    expect(plan.env).toEqual({ AWS_REGION: "${{ vars.AWS_REGION }}", ENVIRONMENT: "${{ matrix.environment }}" });
+    expect(plan.with!.args).toMatch(/ provision --environment="\$ENVIRONMENT" --plan$/);
+    const summary = job.steps.at(-1)!;
+    expect(summary.if).toBe("always()");
+    expect(summary.env).toEqual({ PLAN: "${{ steps.plan.outputs.output }}", ENVIRONMENT: "${{ matrix.environment }}" });
+    expect(summary.run).toContain('>> "$GITHUB_STEP_SUMMARY"');
+    // Nothing of the pull request's own text (title, body, branch name) anywhere in the job.
+    expect(JSON.stringify(job)).not.toMatch(/github\.(head_ref|event\.pull_request\.(title|body|head\.ref|head\.label))/);
   });
 
   it("keeps the SBOM of the release as pushed: read from ECR by the digest publish printed, with the publish role, attached to the run", () => {
@@ -269,7 +327,7 @@ describe("workflow structure", () => {
 
   it("runs the same Dagger version as dagger.json's engineVersion", () => {
     const daggerSteps = allJobs().flatMap(({ job }) => job.steps.filter((step) => step.uses?.startsWith("dagger/dagger-for-github@")));
-    expect(daggerSteps.length).toBe(13);
+    expect(daggerSteps.length).toBe(19);
     for (const step of daggerSteps) expect(`v${step.with!.version!}`).toBe(engineVersion);
     expect(engineVersion).toBe("v0.21.9");
   });
@@ -369,7 +427,7 @@ jobs:
   it("fails on a vars injection planted in a real workflow's args", () => {
     const planted = text("ci.yml").replace('--region="$AWS_REGION"', "--region=${{ vars.AWS_REGION }}");
     expect(planted).not.toBe(text("ci.yml"));
-    expect(expressionsInAShell(planted)).toEqual(["publish: args: vars.AWS_REGION"]);
+    expect(expressionsInAShell(planted)).toEqual(["plan: args: vars.AWS_REGION"]);
   });
 });
 
@@ -388,7 +446,7 @@ describe("dagger calls in the workflows", () => {
         .slice(2)
         .filter((word) => !word.startsWith("--") && !word.startsWith("$"))
         .join(" ");
-    expect(calls.map(functionOf)).toEqual(["ci", "aws publish", "aws release-sbom export", "aws deploy", "aws deploy", "aws rollback", "aws setup-registry"]);
+    expect(calls.map(functionOf)).toEqual(["ci", "aws provision", "aws publish", "aws release-sbom export", "aws provision", "aws deploy", "aws provision", "aws deploy", "aws rollback", "aws setup-registry"]);
     expect(calls.flatMap((call) => checkDaggerCall(call, surface))).toEqual([]);
   });
 

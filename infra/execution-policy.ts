@@ -1,0 +1,237 @@
+/**
+ * The CloudFormation execution policy of the service stacks (`cdk bootstrap --cloudformation-execution-policies`): what
+ * CloudFormation may do while it creates, updates and deletes a `HonoService-<env>` stack. `cdk deploy` asks
+ * CloudFormation to act with the bootstrap's execution role, not with the caller's role, so this policy (not the
+ * provision role, which may only assume the bootstrap roles) is the boundary of what a change merged to main can do to
+ * the account. Without it, `cdk bootstrap` attaches AdministratorAccess.
+ *
+ * One entry per CloudFormation resource type the service stacks contain: the calls of that type's create, read, update
+ * and delete handlers. test/infra-execution-policy.test.ts synthesizes every service stack (each environment, and
+ * variants turning on every optional resource) and fails when a type in a template has no entry, or an entry names a
+ * type no template contains (nothing is granted "just in case").
+ *
+ * Sources: the `handlers.*.permissions` of CloudFormation's resource schemas where the schema is public
+ * (aws-cloudformation/aws-cloudformation-resource-providers-logs @5cc1716, aws-logs-loggroup.json and
+ * aws-logs-metricfilter.json; -sns @73bd30e, aws-sns-topic.json, aws-sns-topicpolicy.json, aws-sns-subscription.json);
+ * for the others the API calls each handler makes as the service's API reference names them, not checked against the
+ * CloudFormation registry here (no AWS account). A missing action shows on the first `cdk deploy` as the resource's
+ * CREATE_FAILED / UPDATE_FAILED "... is not authorized to perform: ACTION": it belongs in its type's entry below.
+ *
+ * Within reason, the resources: IAM (the one service whose grants could widen themselves) only on the service stacks'
+ * roles by name (`hono-ecr-service-*`, and the `HonoService-*` names CloudFormation generates), PassRole only to the
+ * three services the stacks hand roles to, service-linked roles only for the three services that need one, S3 only on
+ * the stacks' buckets. Everything else on "*": most of these create calls take no resource-level permission before the
+ * resource exists (ec2:CreateVpc, elasticloadbalancing:CreateTargetGroup, cloudwatch:PutDashboard), and the names are
+ * CloudFormation's. Not granted: anything on the identity stack's roles, the OIDC provider, the bootstrap roles
+ * (`cdk-*`), KMS, or another stack's IAM: a provision can never touch the trust root (the identity stack is deployed with
+ * the caller's own credentials by `bootstrap`, never through these roles).
+ */
+import type { Stack } from "aws-cdk-lib";
+import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { APP_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
+
+/** What one resource type needs. */
+export interface TypePermissions {
+  /** The handlers' API calls (IAM actions); IAM and S3 ones are scoped by name below, the rest granted on "*". */
+  actions: string[];
+  /** Services this type hands one of the stacks' roles to (iam:PassRole, conditioned on iam:PassedToService). */
+  passRoleTo?: string[];
+  /** Services whose service-linked role the first create of this type makes (iam:CreateServiceLinkedRole). */
+  serviceLinkedRoles?: string[];
+}
+
+const tags = (prefix: string) => [`${prefix}:TagResource`, `${prefix}:UntagResource`, `${prefix}:ListTagsForResource`];
+const EC2_TAGS = ["ec2:CreateTags", "ec2:DeleteTags"];
+const ELB_TAGS = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"];
+/** Elastic Load Balancing's Describe calls: read-only, no resource-level permissions; every ELBv2 handler reads with them. */
+const ELB_READ = ["elasticloadbalancing:Describe*"];
+/** The EC2 reads the VPC handlers (and ELBv2's subnet and security group checks) make: read-only. */
+const EC2_READ = ["ec2:Describe*"];
+const IAM_ROLE_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags"];
+
+/** By CloudFormation resource type: every type the service stacks contain, nothing else. */
+export const EXECUTION_PERMISSIONS: Record<string, TypePermissions> = {
+  // CloudFormation's own bookkeeping (the CDK version metadata): no API call.
+  "AWS::CDK::Metadata": { actions: [] },
+  "AWS::EC2::VPC": { actions: ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::Subnet": { actions: ["ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::RouteTable": { actions: ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::SubnetRouteTableAssociation": { actions: ["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation", ...EC2_READ] },
+  "AWS::EC2::Route": { actions: ["ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute", ...EC2_READ] },
+  "AWS::EC2::InternetGateway": { actions: ["ec2:CreateInternetGateway", "ec2:DeleteInternetGateway", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::VPCGatewayAttachment": { actions: ["ec2:AttachInternetGateway", "ec2:DetachInternetGateway", ...EC2_READ] },
+  "AWS::EC2::EIP": { actions: ["ec2:AllocateAddress", "ec2:ReleaseAddress", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::NatGateway": { actions: ["ec2:CreateNatGateway", "ec2:DeleteNatGateway", ...EC2_TAGS, ...EC2_READ] },
+  "AWS::EC2::SecurityGroup": {
+    actions: [
+      "ec2:CreateSecurityGroup",
+      "ec2:DeleteSecurityGroup",
+      "ec2:AuthorizeSecurityGroupIngress",
+      "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupEgress",
+      "ec2:ModifySecurityGroupRules",
+      ...EC2_TAGS,
+      ...EC2_READ,
+    ],
+  },
+  "AWS::EC2::SecurityGroupIngress": { actions: ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:UpdateSecurityGroupRuleDescriptionsIngress", ...EC2_READ] },
+  "AWS::EC2::SecurityGroupEgress": { actions: ["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress", ...EC2_READ] },
+  // Interface endpoints with private DNS associate the VPC with the endpoint service's private hosted zone.
+  "AWS::EC2::VPCEndpoint": { actions: ["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint", "route53:AssociateVPCWithHostedZone", ...EC2_TAGS, ...EC2_READ] },
+  // Delivery to CloudWatch Logs with a role CloudFormation hands to the flow-logs service.
+  "AWS::EC2::FlowLog": { actions: ["ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "logs:CreateLogDelivery", "logs:DeleteLogDelivery", ...EC2_TAGS, ...EC2_READ], passRoleTo: ["vpc-flow-logs.amazonaws.com"] },
+  "AWS::ECS::Cluster": {
+    actions: ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:UpdateCluster", "ecs:UpdateClusterSettings", "ecs:PutClusterCapacityProviders", "ecs:DescribeClusters", ...tags("ecs")],
+    serviceLinkedRoles: ["ecs.amazonaws.com"],
+  },
+  "AWS::ECS::TaskDefinition": {
+    actions: ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DeleteTaskDefinitions", "ecs:DescribeTaskDefinition", ...tags("ecs")],
+    passRoleTo: ["ecs-tasks.amazonaws.com"],
+  },
+  // Blue/green, canary and linear: the service's infrastructure role (TrafficShiftRole) goes to ECS; CloudFormation
+  // follows the service deployment until it settles.
+  "AWS::ECS::Service": {
+    actions: [
+      "ecs:CreateService",
+      "ecs:UpdateService",
+      "ecs:DeleteService",
+      "ecs:DescribeServices",
+      "ecs:ListServiceDeployments",
+      "ecs:DescribeServiceDeployments",
+      ...tags("ecs"),
+      ...ELB_READ,
+      ...EC2_READ,
+    ],
+    passRoleTo: ["ecs.amazonaws.com"],
+    serviceLinkedRoles: ["ecs.amazonaws.com"],
+  },
+  "AWS::ElasticLoadBalancingV2::LoadBalancer": {
+    actions: [
+      "elasticloadbalancing:CreateLoadBalancer",
+      "elasticloadbalancing:DeleteLoadBalancer",
+      "elasticloadbalancing:ModifyLoadBalancerAttributes",
+      "elasticloadbalancing:SetSecurityGroups",
+      "elasticloadbalancing:SetSubnets",
+      "elasticloadbalancing:SetIpAddressType",
+      ...ELB_TAGS,
+      ...ELB_READ,
+      ...EC2_READ,
+    ],
+    serviceLinkedRoles: ["elasticloadbalancing.amazonaws.com"],
+  },
+  "AWS::ElasticLoadBalancingV2::TargetGroup": {
+    actions: ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes", ...ELB_TAGS, ...ELB_READ],
+  },
+  "AWS::ElasticLoadBalancingV2::Listener": {
+    actions: [
+      "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:DeleteListener",
+      "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:ModifyListenerAttributes",
+      "elasticloadbalancing:AddListenerCertificates",
+      "elasticloadbalancing:RemoveListenerCertificates",
+      ...ELB_TAGS,
+      ...ELB_READ,
+    ],
+  },
+  "AWS::ElasticLoadBalancingV2::ListenerRule": {
+    actions: ["elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities", ...ELB_TAGS, ...ELB_READ],
+  },
+  // Registering an ECS service as a scalable target: Application Auto Scaling checks the caller may describe and update
+  // the service (Application Auto Scaling User Guide, "Permissions for ECS"), and makes its service-linked role.
+  "AWS::ApplicationAutoScaling::ScalableTarget": {
+    actions: [
+      "application-autoscaling:RegisterScalableTarget",
+      "application-autoscaling:DeregisterScalableTarget",
+      "application-autoscaling:DescribeScalableTargets",
+      ...tags("application-autoscaling"),
+      "ecs:DescribeServices",
+      "ecs:UpdateService",
+    ],
+    serviceLinkedRoles: ["ecs.application-autoscaling.amazonaws.com"],
+  },
+  // Target tracking creates and deletes its CloudWatch alarms with the caller's permissions.
+  "AWS::ApplicationAutoScaling::ScalingPolicy": {
+    actions: [
+      "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:DeleteScalingPolicy",
+      "application-autoscaling:DescribeScalingPolicies",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:DescribeAlarms",
+    ],
+  },
+  "AWS::CloudWatch::Alarm": { actions: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", ...tags("cloudwatch")] },
+  "AWS::CloudWatch::Dashboard": { actions: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard"] },
+  // Schemas: aws-logs-loggroup.json, aws-logs-metricfilter.json (plus the newer tagging calls of TagResource).
+  "AWS::Logs::LogGroup": {
+    actions: ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:DescribeLogGroups", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup", ...tags("logs")],
+  },
+  "AWS::Logs::MetricFilter": { actions: ["logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters"] },
+  // Schemas: aws-sns-topic.json, aws-sns-topicpolicy.json, aws-sns-subscription.json (an e-mail subscription: none of
+  // the schema's iam:* calls, which are for a Firehose subscription's role).
+  "AWS::SNS::Topic": {
+    actions: ["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:Subscribe", "sns:Unsubscribe", "sns:GetDataProtectionPolicy", "sns:PutDataProtectionPolicy", ...tags("sns")],
+  },
+  "AWS::SNS::TopicPolicy": { actions: ["sns:SetTopicAttributes", "sns:GetTopicAttributes"] },
+  "AWS::SNS::Subscription": { actions: ["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:GetTopicAttributes"] },
+  // The ALB's access-log bucket (production).
+  "AWS::S3::Bucket": {
+    actions: [
+      "s3:CreateBucket",
+      "s3:DeleteBucket",
+      "s3:ListBucket",
+      "s3:GetBucketLocation",
+      "s3:PutEncryptionConfiguration",
+      "s3:GetEncryptionConfiguration",
+      "s3:PutLifecycleConfiguration",
+      "s3:GetLifecycleConfiguration",
+      "s3:PutBucketOwnershipControls",
+      "s3:GetBucketOwnershipControls",
+      "s3:PutBucketPublicAccessBlock",
+      "s3:GetBucketPublicAccessBlock",
+      "s3:PutBucketTagging",
+      "s3:GetBucketTagging",
+    ],
+  },
+  "AWS::S3::BucketPolicy": { actions: ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"] },
+  // The task, execution, traffic-shift and flow-log roles, with inline policies only (no managed policy is attached:
+  // iam:AttachRolePolicy is not granted, so no AWS managed policy such as AdministratorAccess can be attached).
+  "AWS::IAM::Role": { actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
+  "AWS::IAM::Policy": { actions: ["iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
+};
+
+/** The role names the service stacks create: theirs by name, and CloudFormation's `<stack>-<logical id>-<suffix>`. */
+export const SERVICE_ROLE_NAME_PATTERNS = [`${APP_NAME}-*`, `${serviceStackName("")}*`];
+/** The buckets CloudFormation names for the service stacks (lower-cased stack name first). */
+export const SERVICE_BUCKET_NAME_PATTERN = `${serviceStackName("").toLowerCase()}*`;
+
+const unique = (values: string[]) => [...new Set(values)].sort();
+
+/** The execution policy's statements for the resource types `types` (normally: every key of EXECUTION_PERMISSIONS). */
+export function executionPolicyStatements(stack: Stack, types: string[] = Object.keys(EXECUTION_PERMISSIONS)): PolicyStatement[] {
+  const entries = types.map((type) => {
+    const entry = EXECUTION_PERMISSIONS[type];
+    if (!entry) throw new Error(`no execution permissions for resource type ${type}: add its entry to infra/execution-policy.ts`);
+    return entry;
+  });
+  const actions = unique(entries.flatMap((entry) => entry.actions));
+  const roles = SERVICE_ROLE_NAME_PATTERNS.map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name }));
+  const statement = (sid: string, statementActions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) =>
+    new PolicyStatement({ sid, effect: Effect.ALLOW, actions: statementActions, resources, ...(conditions ? { conditions } : {}) });
+  const passedTo = unique(entries.flatMap((entry) => entry.passRoleTo ?? []));
+  const linkedTo = unique(entries.flatMap((entry) => entry.serviceLinkedRoles ?? []));
+  const iam = actions.filter((action) => action.startsWith("iam:"));
+  const s3 = actions.filter((action) => action.startsWith("s3:"));
+  const rest = actions.filter((action) => !iam.includes(action) && !s3.includes(action));
+  return [
+    ...(rest.length ? [statement("ServiceResources", rest, ["*"])] : []),
+    ...(iam.length ? [statement("ServiceRoles", iam, roles)] : []),
+    ...(s3.length ? [statement("ServiceBuckets", s3, [`arn:${stack.partition}:s3:::${SERVICE_BUCKET_NAME_PATTERN}`])] : []),
+    ...(passedTo.length ? [statement("PassServiceRoles", ["iam:PassRole"], roles, { StringEquals: { "iam:PassedToService": passedTo } })] : []),
+    ...(linkedTo.length
+      ? [statement("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], [stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: "aws-service-role/*" })], { StringEquals: { "iam:AWSServiceName": linkedTo } })]
+      : []),
+  ];
+}
