@@ -135,22 +135,33 @@ function rawRequest(route: Route): string {
 
 /**
  * `amount` requests of `route` over `CONNECTIONS` keep-alive connections, each sending its next request once the answer
- * to the last one is complete (its Content-Length read); rejects on any status other than 200 or a closed connection.
+ * to the last one is complete (its Content-Length read). A connection the server closes or resets (Node's 5 s
+ * keep-alive timeout can fire on a server that valgrind stalls while it retranslates) is replaced and its unanswered
+ * request sent again, up to 100 times; any status other than 200 rejects.
  */
 async function send(port: number, route: Route, amount: number): Promise<void> {
   const request = rawRequest(route);
   let left = amount;
-  const connection = () =>
+  let replaced = 0;
+  const connection = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1");
       let pending = "";
+      let waiting = false;
       const next = () => {
         if (left === 0) return void socket.end(resolve);
         left -= 1;
+        waiting = true;
         socket.write(request);
       };
-      socket.setEncoding("latin1").once("connect", next).once("error", reject);
-      socket.once("close", () => (left > 0 ? reject(new Error(`${route.name}: the server closed a connection with ${left} requests left`)) : undefined));
+      socket.setEncoding("latin1").once("connect", next);
+      socket.once("error", () => undefined);
+      socket.once("close", () => {
+        if (waiting) left += 1;
+        if (left === 0) return resolve();
+        if (++replaced > 100) return reject(new Error(`${route.name}: the server closed more than 100 connections`));
+        connection().then(resolve, reject);
+      });
       socket.on("data", (chunk: string) => {
         pending += chunk;
         for (;;) {
@@ -160,6 +171,7 @@ async function send(port: number, route: Route, amount: number): Promise<void> {
           if (!pending.startsWith("HTTP/1.1 200 ") || Number.isNaN(length)) return reject(new Error(`${route.name}: unexpected answer ${JSON.stringify(pending.slice(0, 200))}`));
           if (pending.length < end + 4 + length) return;
           pending = pending.slice(end + 4 + length);
+          waiting = false;
           next();
         }
       });
