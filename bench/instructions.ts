@@ -1,20 +1,20 @@
 /**
  * Machine instructions per request, counted by valgrind's callgrind: a figure that does not depend on how loaded the
  * machine is (wall-clock throughput on our shared 2-core machines varies by 40% between runs). Each server bundle runs
- * under `valgrind --tool=callgrind` on each Node; per route, `--warmup` requests let V8 tier its code up, then the
- * counters are zeroed (`callgrind_control -z`), `--requests` requests are sent on `--connections` keep-alive
- * connections (a raw keep-alive client here, outside valgrind), and the counters are read (`callgrind_control -e`). Instrumentation is
- * on only for the counted requests (`--instr-atstart=no`, `callgrind_control --instr=on|off`), which speeds up start
- * and warm-up several times. Every thread of the
- * process is counted (V8's background compiler and GC helpers included): instructions per request = total / N.
- * The load generator is far faster than a server under valgrind, so every connection always has a request waiting.
+ * under `valgrind --tool=callgrind --instr-atstart=no` on each Node; per route, `--warmup` requests let V8 tier its
+ * code up, then instrumentation is switched on and the counters zeroed (`callgrind_control --instr=on`, `-z`),
+ * `--requests` requests are sent on `--connections` keep-alive connections by a raw client outside valgrind (far faster
+ * than the server under valgrind, so every connection always has a request waiting), and the counters are read
+ * (`callgrind_control -e`). Every thread of the process is counted (V8's compiler and GC threads, libuv's pool):
+ * instructions per request = total / N. One window of N requests; a GC cycle inside it or not moves the figure
+ * (docs/performance.md says how much).
  *
- * Usage: npm run bench:instructions [-- --requests 3000 --warmup 3000 --connections 32]
- *          [--target name=entry.ts ...] [--env name=VAR=value ...] [--node-flags name=--flag,--flag ...] [--only name ...] [--nodes both|machine|image]
+ * Usage: npm run bench:instructions [-- --requests 3000 --warmup 3000 --connections 32] [--nodes both|machine|image]
+ *          [--target name=entry.ts ...] [--env name=VAR=value ...] [--node-flags name=--flag,--flag ...] [--only name ...]
  * Default targets: the service (production config, access log on, started with SERVICE_NODE_FLAGS as the image starts
- * it), the service with LOG_LEVEL=warn, the bare Hono app and the node:http floor (Node's defaults); `--target` adds a
- * bundle of another entry (say, another checkout's src/main.ts) with the service's timeouts and no flags, on the machine's Node and the image's (scripts/image-node.sh). Prints a table of
- * instructions per request and the ratios to bare Hono; nothing is written to the docs.
+ * it), the service with LOG_LEVEL=warn, the bare Hono app and the node:http floor (Node's defaults). `--target` adds a
+ * bundle of another entry (another checkout's src/main.ts, say), run with the service's timeouts and no flags. Prints
+ * a table of instructions per request with the ratios to bare Hono, then the figures as JSON; writes nothing.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";

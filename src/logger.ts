@@ -49,8 +49,8 @@ export interface AccessEntry {
  * Returns a writer of access log lines for `logger`: the very line `logger.info({ requestId, method, path, status,
  * durationMs, aborted? }, "request")` writes (test/logger.test.ts compares them), built as one template string and
  * handed straight to the logger's destination. pino's generic serialization (a pass over the object's keys, a quoting
- * function per value, the level formatter, the mixin and hook checks) was about a tenth of the service's CPU profile on
- * logged routes on Node 24 (docs/performance.md); the line is the same, and nothing is written below the logger's level.
+ * function per value, the level formatter, the mixin and hook checks) was about 5% of the service's CPU profile on
+ * GET / on Node 24 (docs/performance.md); the line is the same, and nothing is written below the logger's level.
  */
 export function accessLogWriter(logger: Logger): (entry: AccessEntry) => void {
   const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
