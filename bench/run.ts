@@ -21,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import autocannon from "autocannon";
+import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
 import { BUNDLE_SETTINGS, bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
 import {
@@ -192,11 +193,11 @@ function combine(parts: LoadResult[]): LoadResult {
   };
 }
 
-/** Milliseconds from spawn (by `node`) to the first 200 on /healthz, the socket polled every millisecond. */
-async function coldStart(node: string, file: string): Promise<number> {
+/** Milliseconds from spawn (`node ...flags file`) to the first 200 on /healthz, the socket polled every millisecond. */
+async function coldStart(node: string, file: string, flags: string[] = []): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(node, [file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
+  const child = spawn(node, [...flags, file], { env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1" }, stdio: "ignore" });
   try {
     await waitForHealthy(port, 1, child);
     return performance.now() - started;
@@ -241,18 +242,19 @@ async function measureOn(node: string, { files, scriptFile, gunicorn }: Inputs):
     const starts: number[] = [];
     const nodeHttpStarts: number[] = [];
     for (let i = 0; i < STARTS; i++) {
-      starts.push(await coldStart(node, files.service));
+      starts.push(await coldStart(node, files.service, SERVICE_NODE_FLAGS));
       nodeHttpStarts.push(await coldStart(node, files.nodeHttp));
     }
 
-    const service = await startServer("service", node, [files.service]);
+    // The service starts as the image starts it: with SERVICE_NODE_FLAGS; the baselines with Node's defaults.
+    const service = await startServer("service", node, [...SERVICE_NODE_FLAGS, files.service]);
     servers.push(service);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idleRss = rssMiB(service.child.pid!);
     const targets = [
       await startServer("bare Hono", node, [files.bare]),
       service,
-      await startServer("service, LOG_LEVEL=warn", node, [files.service], { LOG_LEVEL: "warn" }),
+      await startServer("service, LOG_LEVEL=warn", node, [...SERVICE_NODE_FLAGS, files.service], { LOG_LEVEL: "warn" }),
       await startServer("node:http", node, [files.nodeHttp]),
     ];
     servers.push(...targets.filter((target) => target !== service));

@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { declaresMoreThan, payloadTooLarge } from "./body.js";
+import { accessLogWriter } from "./logger.js";
 import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
@@ -102,6 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const listener = getRequestListener(app.fetch, { errorHandler: requestErrorResponse });
   const busy = new WeakSet<Socket>();
   const drain = { draining: false };
+  const logAccess = accessLogWriter(logger);
 
   /** When a response is done (or its connection gone): the connection is no longer busy; one access log line. */
   function onResponseClose(this: ServiceResponse): void {
@@ -111,17 +113,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     if (UNLOGGED_PATHS.has(path)) return;
-    logger.info(
-      {
-        requestId: this.requestId,
-        method: incoming.method,
-        path: path.slice(0, LOGGED_PATH_LIMIT),
-        status: this.statusCode,
-        durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
-        ...(this.writableFinished ? {} : { aborted: true }),
-      },
-      "request",
-    );
+    logAccess({
+      requestId: this.requestId,
+      method: incoming.method ?? "",
+      path: path.slice(0, LOGGED_PATH_LIMIT),
+      status: this.statusCode,
+      durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
+      aborted: !this.writableFinished,
+    });
   }
 
   const handle = (incoming: IncomingMessage, outgoing: ServiceResponse): void => {

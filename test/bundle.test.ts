@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
 import { SETTINGS } from "../src/config.js";
 import { buildBundle, httpRequest, ROOT, runToExit, spawnService, type ServiceProcess } from "./helpers/process.js";
 
@@ -24,14 +25,21 @@ describe("the bundle", () => {
   let service: ServiceProcess | undefined;
   afterAll(() => void service?.child.kill("SIGKILL"));
 
-  it("is one file that runs with no node_modules, answers /healthz and reports the baked-in build info", async () => {
+  it("is one file that runs with no node_modules and the image's Node flags, answers /healthz and reports the baked-in build info", async () => {
     expect(readdirSync(folder)).toEqual(["server.mjs"]);
-    service = await spawnService([bundle], {}, process.execPath);
+    service = await spawnService([...SERVICE_NODE_FLAGS, bundle], {}, process.execPath);
     expect((await httpRequest(service.port, "/healthz")).status).toBe(200);
     const version = JSON.parse((await httpRequest(service.port, "/version")).body) as Record<string, string>;
     expect(version).toEqual({ name: "hono-ecr-service", version: "0.1.0", commit: BUILD_ENV.GIT_COMMIT, buildTime: BUILD_TIME, node: process.version });
     service.child.kill("SIGTERM");
     expect(await service.exitCode).toBe(0);
+  });
+});
+
+describe("npm start", () => {
+  it("runs the bundle with the Node flags of the image's entrypoint (SERVICE_NODE_FLAGS)", () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(["node", ...SERVICE_NODE_FLAGS, "dist/server.mjs"].join(" "));
   });
 });
 

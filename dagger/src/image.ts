@@ -1,5 +1,5 @@
 import { dag, type Container, type File, type Platform } from "@dagger.io/dagger";
-import { BUNDLE_PATH, HEALTHCHECK_COMMAND, NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, RUNTIME_USER, SERVICE_PORT } from "./versions.js";
+import { BUNDLE_PATH, HEALTHCHECK_COMMAND, NODE_IMAGE, NODE_IMAGE_DIGEST, NODE_IMAGE_TAG, RUNTIME_USER, SERVICE_NODE_FLAGS, SERVICE_PORT } from "./versions.js";
 
 /** What the runtime image says about itself in its OCI labels. */
 export interface ImageMetadata {
@@ -18,7 +18,7 @@ const PACKAGE_MANAGER_COMMANDS = ["/usr/local/bin/npm", "/usr/local/bin/npx", "/
 /**
  * The runtime image for `platform` (default: the engine's own): Node.js and the bundle only. No npm, no node_modules, no
  * sources; removed without running a shell, so a foreign platform needs no emulation to assemble. Runs as an unprivileged
- * user with node as PID 1 (it handles SIGTERM itself), `NODE_ENV=production`, the service port exposed, a health check,
+ * user with node as PID 1 (it handles SIGTERM itself) and the service's Node flags, `NODE_ENV=production`, the service port exposed, a health check,
  * and OCI labels without a build timestamp. Every input is fixed (base by digest, file owner, mode and time, labels,
  * environment), so the same commit gives the same image configuration and layers.
  */
@@ -32,7 +32,9 @@ export function runtimeImage(bundle: File, metadata: ImageMetadata, platform?: P
     .withEnvVariable("PORT", String(SERVICE_PORT))
     .withUser(RUNTIME_USER)
     .withExposedPort(SERVICE_PORT)
-    .withEntrypoint(["node", BUNDLE_PATH])
+    // The service's Node flags (SERVICE_NODE_FLAGS: a smaller young generation, for the RSS target) go on the command
+    // line, not in NODE_OPTIONS, so that the health check's `node -e` starts without them.
+    .withEntrypoint(["node", ...SERVICE_NODE_FLAGS, BUNDLE_PATH])
     .withDockerHealthcheck(HEALTHCHECK_COMMAND, { interval: "10s", timeout: "3s", startPeriod: "5s", retries: 3 })
     .withLabel("org.opencontainers.image.title", metadata.title)
     .withLabel("org.opencontainers.image.version", metadata.version)

@@ -5,7 +5,7 @@
  */
 import { dag, type Container } from "@dagger.io/dagger";
 import { runStage } from "./stages.js";
-import { BUNDLE_PATH, NODE_IMAGE, SERVICE_PORT } from "./versions.js";
+import { BUNDLE_PATH, NODE_IMAGE, SERVICE_NODE_FLAGS, SERVICE_PORT } from "./versions.js";
 
 /** One HTTP probe: a GET of `path` must answer `status` with a JSON body holding each `json` field (dotted paths). */
 export interface SmokeProbe {
@@ -86,5 +86,5 @@ export async function smokeTest(image: Container, service: string): Promise<stri
     .withEnvVariable("SMOKE_PROBES", JSON.stringify(smokeProbes(service)))
     .withNewFile("/smoke.mjs", SMOKE_SCRIPT);
   const report = await (await runStage("smoke", probe, ["node", "/smoke.mjs"])).stdout();
-  return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${BUNDLE_PATH}`;
+  return `${report.trimEnd()}\nimage runs as uid ${uid}, entrypoint node ${[...SERVICE_NODE_FLAGS, BUNDLE_PATH].join(" ")}`;
 }

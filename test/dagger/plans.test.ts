@@ -186,7 +186,7 @@ describe("build", () => {
   it("runs as an unprivileged user with node as PID 1, in production mode, on port 8080", async () => {
     const { image } = await buildPlan();
     expect(stepNamed(image, "withUser").args.name).toBe("1000:1000");
-    expect(stepNamed(image, "withEntrypoint").args).toEqual({ args: ["node", "/app/server.mjs"] });
+    expect(stepNamed(image, "withEntrypoint").args).toEqual({ args: ["node", "--max-semi-space-size=8", "/app/server.mjs"] });
     expect(stepNamed(image, "withExposedPort").args).toEqual({ port: 8080 });
     const env = namedValues(image, "withEnvVariable");
     expect(env).toEqual({ NODE_ENV: "production", PORT: "8080" });
@@ -235,7 +235,7 @@ describe("serve", () => {
     expect(run.error).toBeUndefined();
     const [chain] = callsEndingWith(run.engine, "sync");
     expect(chain!.at(-2)).toEqual({ field: "asService", args: { useEntrypoint: true } });
-    expect(stepNamed(chain!, "withEntrypoint").args.args).toEqual(["node", "/app/server.mjs"]);
+    expect(stepNamed(chain!, "withEntrypoint").args.args).toEqual(["node", "--max-semi-space-size=8", "/app/server.mjs"]);
   });
 });
 
@@ -257,7 +257,7 @@ describe("smoke", () => {
   it("probes the image, started as a service, from a second container", async () => {
     const run = await runPlan(async (pipeline) => pipeline.smoke(), smokeResolver("1000"));
     expect(run.error).toBeUndefined();
-    expect(run.result).toBe("smoke test passed: 4 probes\nimage runs as uid 1000, entrypoint node /app/server.mjs");
+    expect(run.result).toBe("smoke test passed: 4 probes\nimage runs as uid 1000, entrypoint node --max-semi-space-size=8 /app/server.mjs");
     const probe = callsEndingWith(run.engine, "exitCode").find((chain) => JSON.stringify(chain).includes("/smoke.mjs"))!;
     expect(stepNamed(probe, "from").args.address).toBe(NODE_IMAGE);
     const binding = stepNamed(probe, "withServiceBinding");

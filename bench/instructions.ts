@@ -1,0 +1,264 @@
+/**
+ * Machine instructions per request, counted by valgrind's callgrind: a figure that does not depend on how loaded the
+ * machine is (wall-clock throughput on our shared 2-core machines varies by 40% between runs). Each server bundle runs
+ * under `valgrind --tool=callgrind --instr-atstart=no` on each Node; per route, `--warmup` requests let V8 tier its
+ * code up, then instrumentation is switched on and the counters zeroed (`callgrind_control --instr=on`, `-z`),
+ * `--requests` requests are sent on `--connections` keep-alive connections by a raw client outside valgrind (far faster
+ * than the server under valgrind, so every connection always has a request waiting), and the counters are read
+ * (`callgrind_control -e`). Every thread of the process is counted (V8's compiler and GC threads, libuv's pool):
+ * instructions per request = total / N. One window of N requests; a GC cycle inside it or not moves the figure
+ * (docs/performance.md says how much).
+ *
+ * Usage: npm run bench:instructions [-- --requests 3000 --warmup 3000 --connections 32] [--nodes both|machine|image]
+ *          [--target name=entry.ts ...] [--env name=VAR=value ...] [--node-flags name=--flag,--flag ...] [--only name ...]
+ * Default targets: the service (production config, access log on, started with SERVICE_NODE_FLAGS as the image starts
+ * it), the service with LOG_LEVEL=warn, the bare Hono app and the node:http floor (Node's defaults). `--target` adds a
+ * bundle of another entry (another checkout's src/main.ts, say), run with the service's timeouts and no flags. Prints
+ * a table of instructions per request with the ratios to bare Hono, then the figures as JSON; writes nothing.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs, promisify } from "node:util";
+import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
+import { bundle } from "../scripts/bundle.js";
+import { BENCH_ROUTES, type Route } from "./report.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const run = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: "string", default: "3000" },
+    warmup: { type: "string", default: "3000" },
+    connections: { type: "string", default: "32" },
+    target: { type: "string", multiple: true, default: [] },
+    env: { type: "string", multiple: true, default: [] },
+    "node-flags": { type: "string", multiple: true, default: [] },
+    only: { type: "string", multiple: true },
+    nodes: { type: "string", default: "both" },
+  },
+});
+
+/** A positive whole number from the command line, or one clear error naming the flag. */
+function count(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} ${JSON.stringify(text)} is invalid: expected a whole number >= 1`);
+  return value;
+}
+const REQUESTS = count("requests", args.requests);
+const WARMUP = count("warmup", args.warmup);
+const CONNECTIONS = count("connections", args.connections);
+if (!["both", "machine", "image"].includes(args.nodes)) throw new Error(`--nodes ${JSON.stringify(args.nodes)} is invalid: expected both, machine or image`);
+
+/** `name=rest` pairs of a repeated flag, as a map (one clear error for a value without `=`). */
+function pairs(flag: string, values: string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at < 1) throw new Error(`--${flag} ${JSON.stringify(value)} is invalid: expected name=value`);
+    map.set(value.slice(0, at), [...(map.get(value.slice(0, at)) ?? []), value.slice(at + 1)]);
+  }
+  return map;
+}
+
+/** A server to count: the bundle of `entry`, with extra environment and Node flags. */
+interface Target {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  nodeFlags: string[];
+}
+
+/**
+ * The service's timeouts at their maximum: under valgrind a request can wait seconds for its turn (instrumentation
+ * switched on retranslates all code), which the production headers timeout would answer with a 408. Only timer values
+ * change, not the work per request.
+ */
+const SLOW_SERVER_ENV = { HEADERS_TIMEOUT_MS: "120000", REQUEST_TIMEOUT_MS: "600000", KEEP_ALIVE_TIMEOUT_MS: "600000" };
+
+function targets(): Target[] {
+  const list: Target[] = [
+    { name: "service", entry: "src/main.ts", env: { ...SLOW_SERVER_ENV }, nodeFlags: [...SERVICE_NODE_FLAGS] },
+    { name: "service, LOG_LEVEL=warn", entry: "src/main.ts", env: { ...SLOW_SERVER_ENV, LOG_LEVEL: "warn" }, nodeFlags: [...SERVICE_NODE_FLAGS] },
+    { name: "bare Hono", entry: "bench/bare-app.ts", env: {}, nodeFlags: [] },
+    { name: "node:http", entry: "bench/node-http-app.ts", env: {}, nodeFlags: [] },
+  ];
+  for (const [name, [entry]] of pairs("target", args.target)) list.push({ name, entry: entry!, env: { ...SLOW_SERVER_ENV }, nodeFlags: [] });
+  for (const [name, values] of pairs("env", args.env)) {
+    const target = list.find((one) => one.name === name);
+    if (!target) throw new Error(`--env ${name}=...: no target named ${JSON.stringify(name)}`);
+    for (const value of values) {
+      const at = value.indexOf("=");
+      if (at < 1) throw new Error(`--env ${name}=${value} is invalid: expected name=VAR=value`);
+      target.env[value.slice(0, at)] = value.slice(at + 1);
+    }
+  }
+  for (const [name, values] of pairs("node-flags", args["node-flags"])) {
+    const target = list.find((one) => one.name === name);
+    if (!target) throw new Error(`--node-flags ${name}=...: no target named ${JSON.stringify(name)}`);
+    target.nodeFlags.push(...values.flatMap((value) => value.split(",")));
+  }
+  const only = args.only;
+  const unknown = only?.filter((name) => !list.some((one) => one.name === name));
+  if (unknown?.length) throw new Error(`--only ${JSON.stringify(unknown[0])}: no target of that name (targets: ${list.map((one) => one.name).join("; ")})`);
+  return only?.length ? list.filter((one) => only.includes(one.name)) : list;
+}
+
+const freePort = async (): Promise<number> => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+/** Resolves once something accepts connections on `port`; rejects when `child` exits first. */
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => resolve(socket.destroy() !== undefined)).once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before listening`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The raw HTTP/1.1 request of `route` (keep-alive). */
+function rawRequest(route: Route): string {
+  const body = route.method === "POST" ? '{"name":"Ada"}' : "";
+  const head = `${route.method} ${route.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
+  return body ? `${head}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` : `${head}\r\n`;
+}
+
+/**
+ * `amount` requests of `route` over `CONNECTIONS` keep-alive connections, each sending its next request once the answer
+ * to the last one is complete (its Content-Length read). A connection the server closes or resets (Node's 5 s
+ * keep-alive timeout can fire on a server that valgrind stalls while it retranslates) is replaced and its unanswered
+ * request sent again, up to 100 times; any status other than 200 rejects.
+ */
+async function send(port: number, route: Route, amount: number): Promise<void> {
+  const request = rawRequest(route);
+  let left = amount;
+  let replaced = 0;
+  const connection = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1");
+      let pending = "";
+      let waiting = false;
+      const next = () => {
+        if (left === 0) return void socket.end(resolve);
+        left -= 1;
+        waiting = true;
+        socket.write(request);
+      };
+      socket.setEncoding("latin1").once("connect", next);
+      socket.once("error", () => undefined);
+      socket.once("close", () => {
+        if (waiting) left += 1;
+        if (left === 0) return resolve();
+        if (++replaced > 100) return reject(new Error(`${route.name}: the server closed more than 100 connections`));
+        connection().then(resolve, reject);
+      });
+      socket.on("data", (chunk: string) => {
+        pending += chunk;
+        for (;;) {
+          const end = pending.indexOf("\r\n\r\n");
+          if (end === -1) return;
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, end))?.[1] ?? NaN);
+          if (!pending.startsWith("HTTP/1.1 200 ") || Number.isNaN(length)) return reject(new Error(`${route.name}: unexpected answer ${JSON.stringify(pending.slice(0, 200))}`));
+          if (pending.length < end + 4 + length) return;
+          pending = pending.slice(end + 4 + length);
+          waiting = false;
+          next();
+        }
+      });
+    });
+  await Promise.all(Array.from({ length: Math.min(CONNECTIONS, amount) }, connection));
+}
+
+/** Runs `callgrind_control OPTION PID` and returns its output; throws unless it reached the process (it exits 0 either way). */
+async function control(option: "-z" | "-e" | "--instr=on" | "--instr=off", pid: number): Promise<string> {
+  // valgrind names its vgdb pipes after the HOST variable, which the servers get as their listen address: the same here.
+  const { stdout } = await run("callgrind_control", [option, String(pid)], { env: { ...process.env, HOST: "127.0.0.1" } });
+  if (!stdout.includes(option === "-e" ? "Totals:" : "OK.")) throw new Error(`callgrind_control ${option} ${pid} did not reach the process: ${stdout.trim()}`);
+  return stdout;
+}
+
+/** Instructions counted since the last zeroing, every thread summed (`callgrind_control -e` prints a "Th N count" line per thread). */
+async function counted(pid: number): Promise<number> {
+  const text = await control("-e", pid);
+  const lines = [...text.matchAll(/^\s*Th\s+\d+\s+([\d,]+)\s*$/gm)];
+  if (lines.length === 0) throw new Error(`callgrind_control -e ${pid} printed no per-thread totals: ${JSON.stringify(text)}`);
+  return lines.reduce((sum, line) => sum + Number(line[1]!.replaceAll(",", "")), 0);
+}
+
+/** Instructions per request on every route for one target on one Node. */
+async function countTarget(node: string, file: string, target: Target, dir: string): Promise<Record<string, number>> {
+  const port = await freePort();
+  const child = spawn("valgrind", ["--tool=callgrind", "--vgdb=yes", "--instr-atstart=no", `--callgrind-out-file=${path.join(dir, "callgrind.out.%p")}`, node, ...target.nodeFlags, file], {
+    env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", ...target.env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+  const perRequest: Record<string, number> = {};
+  try {
+    await waitForPort(port, child);
+    for (const route of BENCH_ROUTES) {
+      await send(port, route, WARMUP);
+      await control("--instr=on", child.pid!);
+      await control("-z", child.pid!);
+      await send(port, route, REQUESTS);
+      perRequest[route.name] = Math.round((await counted(child.pid!)) / REQUESTS);
+      await control("--instr=off", child.pid!);
+      console.error(`  ${target.name}, ${route.name}: ${perRequest[route.name]} instructions per request`);
+    }
+    return perRequest;
+  } catch (error) {
+    throw new Error(`${target.name} on ${node}: ${(error as Error).message}\n${stderr}`, { cause: error });
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<void> {
+  if (spawnSync("valgrind", ["--version"]).error) throw new Error("valgrind is not installed (apt-get install valgrind)");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "instructions-"));
+  try {
+    const list = targets();
+    const files = new Map<string, string>();
+    for (const entry of new Set(list.map((target) => target.entry))) {
+      const file = path.join(dir, `${files.size}.mjs`);
+      await bundle({ entryPoint: path.resolve(ROOT, entry), outfile: file });
+      files.set(entry, file);
+    }
+    const image = spawnSync(path.join(ROOT, "scripts/image-node.sh"), ["node", "-p", "process.execPath"], { encoding: "utf8" });
+    if (args.nodes === "image" && image.status !== 0) throw new Error(`--nodes image: the image's Node is not available here: ${image.stderr.trim()}`);
+    const nodes = [...(args.nodes === "image" ? [] : [process.execPath]), ...(image.status === 0 && args.nodes !== "machine" ? [image.stdout.trim()] : [])];
+    const results: { node: string; target: string; perRequest: Record<string, number> }[] = [];
+    for (const node of nodes) {
+      const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+      console.error(`Node.js ${version}: ${WARMUP} warm-up and ${REQUESTS} counted requests per route, ${CONNECTIONS} connections`);
+      for (const target of list) results.push({ node: version, target: target.name, perRequest: await countTarget(node, files.get(target.entry)!, target, dir) });
+    }
+    const lines = [`| Node | target | ${BENCH_ROUTES.map((route) => route.name).join(" | ")} |`, `|---|---|${BENCH_ROUTES.map(() => "---:").join("|")}|`];
+    for (const result of results) {
+      const bare = results.find((one) => one.node === result.node && one.target === "bare Hono");
+      const cells = BENCH_ROUTES.map((route) => {
+        const own = result.perRequest[route.name]!;
+        const base = bare?.perRequest[route.name];
+        return base && result.target !== "bare Hono" ? `${own} (${(base / own).toFixed(2)}x)` : String(own);
+      });
+      lines.push(`| ${result.node} | ${result.target} | ${cells.join(" | ")} |`);
+    }
+    console.log(`Instructions per request (callgrind; in brackets: bare Hono's count / this one's, the throughput ratio on a CPU-bound server)\n${lines.join("\n")}`);
+    console.log(JSON.stringify(results));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
