@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "./config.js";
 
@@ -63,4 +64,29 @@ export function accessLogWriter(logger: Logger): (entry: AccessEntry) => void {
         `"status":${entry.status},"durationMs":${entry.durationMs}${entry.aborted ? ',"aborted":true' : ""},"msg":"request"}\n`,
     );
   };
+}
+
+/**
+ * Waits, before the process exits, until the log destination has no write in flight (pino's default destination,
+ * sonic-boom 4.2.1: `_writing` is set while an asynchronous write runs, then 'drain' or 'error' is emitted, index.js
+ * release()). pino's own exit hook flushes synchronously with sonic-boom's flushSync, which retries a failed write
+ * forever whatever the error: with stdout a closed pipe (EPIPE) the process would spin and never exit. Letting the
+ * asynchronous write report EPIPE first makes pino stop writing (pino 10.4.0 lib/tools.js, filterBrokenPipe), so its exit
+ * hook has nothing left to do. Bounded by `timeoutMs` for a reader that is alive but slow: the exit hook then writes the
+ * rest, as before. (`logger.flush(cb)` does not wait: with minLength 0 sonic-boom calls `cb` at once.)
+ */
+export function flushLogs(logger: Logger, timeoutMs: number): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as (EventEmitter & { _writing?: boolean }) | undefined;
+  if (!stream?._writing || typeof stream.once !== "function") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stream.off("drain", done);
+      stream.off("error", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    stream.once("drain", done);
+    stream.once("error", done);
+  });
 }

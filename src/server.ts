@@ -5,7 +5,7 @@ import type { Hono } from "hono";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { declaresMoreThan, payloadTooLarge } from "./body.js";
-import { accessLogWriter } from "./logger.js";
+import { accessLogWriter, flushLogs } from "./logger.js";
 import { rawJsonAnswer, REQUEST_ID_HEADER, requestIdFrom, SECURITY_HEADERS } from "./headers.js";
 
 /** What the server needs: the app to serve, the validated config, the logger, and a hook that starts the drain. */
@@ -239,6 +239,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: L
   socket.end(rawJsonAnswer(status, reason, body, requestId));
 }
 
+/** How long the exit waits for the log lines still buffered to be written (a reader that has gone answers at once). */
+const LOG_FLUSH_TIMEOUT_MS = 2000;
+
+
 /**
  * Shuts `running` down on SIGTERM or SIGINT and exits with its exit code. A second signal during the drain exits at once
  * with 1. Installing these listeners removes Node's default exit on those signals, so this handler always exits.
@@ -252,8 +256,9 @@ export function exitOnSignals(running: RunningServer, logger: Logger, exit: (cod
       return;
     }
     received = true;
-    void running.shutdown(signal).then((code) => {
+    void running.shutdown(signal).then(async (code) => {
       logger.info({ exitCode: code }, "exiting");
+      await flushLogs(logger, LOG_FLUSH_TIMEOUT_MS);
       exit(code);
     });
   };

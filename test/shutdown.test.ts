@@ -79,6 +79,18 @@ describe("graceful shutdown", () => {
     expect(service.logs.at(-1)).toMatchObject({ msg: "exiting", exitCode: 0 });
   }, 20_000);
 
+  it("SIGTERM exits when the log reader has gone (stdout a closed pipe: EPIPE), instead of retrying the last lines forever", async () => {
+    // sonic-boom 4.2.1's flushSync, which pino runs at exit, retries a failed write in a loop whatever the error, and
+    // pino only stops writing once the asynchronous write's EPIPE has been handled (pino 10.4.0 lib/tools.js,
+    // filterBrokenPipe): exiting before that spun forever. The service flushes asynchronously before it exits.
+    const service = await startFixture({ SHUTDOWN_GRACE_MS: "5000" });
+    await service.waitForLog("started"); // logged in the same tick as the signal handlers are installed
+    service.child.stdout!.destroy();
+    service.child.kill("SIGTERM");
+    const exited = await Promise.race([service.exitCode, new Promise((resolve) => setTimeout(() => resolve("still running 15 s after SIGTERM"), 15_000))]);
+    expect({ exited, signal: service.child.signalCode }).toEqual({ exited: 0, signal: null });
+  }, 25_000);
+
   it("a connection that has sent half its headers is closed at SIGTERM, while the in-flight request completes: exit 0", async () => {
     // Node counts such a connection as busy; left alone it would hold the exit for the whole grace period (then exit 1).
     const service = await startFixture({ SHUTDOWN_GRACE_MS: "8000" });
