@@ -67,4 +67,6 @@ export const SOURCE_IGNORE = [
   "infra/cdk.out",
   ".git",
   "dagger/sdk",
+  ".stryker-tmp",
+  "reports/mutation",
 ];
