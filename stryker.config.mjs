@@ -1,8 +1,8 @@
 // StrykerJS config of `npm run mutate` (scripts/mutate.sh runs it on the image's Node; docs/mutation.md has the figures).
 // Mutation testing of the decision logic: each mutant is a small change to one of the files below (a condition made
 // always true, `>` made `>=`, a string emptied, ...); the unit and mocked tests that cover them must fail for it.
-// Only fast, self-contained test files: Stryker re-runs the tests that cover a mutant for every mutant, so no moto,
-// engine, bench or real-server tests here.
+// Only fast, self-contained test files (vitest.mutation.config.ts): Stryker re-runs the tests that cover a mutant for
+// every mutant, so no moto, engine or bench tests.
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   mutate: [
@@ -31,23 +31,10 @@ export default {
     "src/config.ts",
     "src/app.ts",
   ],
-  testFiles: [
-    "test/deploy/blue-green.test.ts",
-    "test/deploy/deploy-mocked.test.ts",
-    "test/deploy/history.test.ts",
-    "test/deploy/order.test.ts",
-    "test/deploy/retention.test.ts",
-    "test/ecr/errors.test.ts",
-    "test/ecr/lifecycle.test.ts",
-    "test/ecr/validate.test.ts",
-    "test/supply-chain/node-runtime.test.ts",
-    "test/supply-chain/vulnerabilities.test.ts",
-    "test/app.test.ts",
-    "test/config.test.ts",
-    "test/mutation/*.test.ts",
-  ],
   testRunner: "vitest",
-  vitest: { configFile: "vitest.config.ts", related: false },
+  // The test files are listed in vitest.mutation.config.ts (why not in `testFiles`: see there). related: a static
+  // mutant (a module-level constant, which no per-test coverage can pin) runs only those that import its file.
+  vitest: { configFile: "vitest.mutation.config.ts", related: true },
   coverageAnalysis: "perTest",
   // The machine's 2 cores are shared: at most 2 test runner processes.
   concurrency: 2,
