@@ -38,7 +38,7 @@ export default {
   coverageAnalysis: "perTest",
   // The machine's 2 cores are shared: at most 2 test runner processes.
   concurrency: 2,
-  timeoutMS: 20_000,
+  timeoutMS: 10_000,
   incremental: true,
   incrementalFile: "reports/mutation/stryker-incremental.json",
   reporters: ["html", "json", "clear-text", "progress"],
