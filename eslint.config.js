@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "test/fixtures/*.cjs"] },
+        projectService: { allowDefaultProject: ["*.js", "*.mjs", "test/fixtures/*.cjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -22,7 +22,7 @@ interface StrykerConfig {
   jsonReporter: { fileName: string };
   tempDirName: string;
 }
-const config = async () => ((await import(path.join(ROOT, "stryker.config.mjs") as string)) as { default: StrykerConfig }).default;
+const config = async () => ((await import(path.join(ROOT, "stryker.config.mjs"))) as { default: StrykerConfig }).default;
 
 describe("npm run mutate", () => {
   it("pins StrykerJS exactly in tools/stryker, with the root lockfile's vitest, and no install script in its lock", () => {

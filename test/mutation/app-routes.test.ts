@@ -118,6 +118,12 @@ describe("routes", () => {
     expect((await answer(app.request("/test/post-only"))).allow).toBe("POST");
   });
 
+  it("middleware (registered for every method) is not a method of the path's 405", async () => {
+    const { app } = createTestService();
+    app.use("/api/*", async (_c, next) => next());
+    expect((await answer(app.request("/api/greeting", { method: "DELETE" }))).allow).toBe("GET, HEAD, POST");
+  });
+
   it("a route for every method (app.all) does not make other paths' 405s list it", async () => {
     const { app } = createTestService();
     app.all("/test/any", (c) => c.json({}));

@@ -17,8 +17,9 @@ function bodyApp(): Hono {
 }
 
 /** Posts `body` as a Web Request (no Node stream: readJsonBody's Web path). */
-function postWeb(body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }): Promise<Response> {
-  return Promise.resolve(bodyApp().request("/", { method: "POST", headers, body, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit));
+function postWeb(body: string | Blob | ReadableStream<Uint8Array> | null, headers: Record<string, string> = { "content-type": "application/json" }): Promise<Response> {
+  const init: RequestInit = { method: "POST", headers, body, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) };
+  return Promise.resolve(bodyApp().request("/", init));
 }
 
 /** Posts through the Node path: `incoming` stands for Node's request stream (what @hono/node-server puts in c.env). */

@@ -8,6 +8,8 @@ function configError(env: Record<string, string>): string {
     loadConfig(env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
+    // Its name, as a stack trace or a log's err.type shows it.
+    expect((error as Error).name).toBe("ConfigError");
     return (error as Error).message;
   }
   throw new Error("expected a ConfigError");

@@ -220,6 +220,7 @@ describe("waitForVersion", () => {
     ).toContain("last: no answer (fetch failed)");
     expect(
       await last(() => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a fetch replacement may throw: not an Error
         throw "down";
       }),
     ).toContain("last: no answer (down)");
