@@ -157,7 +157,9 @@ async function deployError(promise: Promise<unknown>): Promise<DeployError> {
 describe("waitForHealthyTargets", () => {
   it("no new task: nothing serves", async () => {
     const { runtime: rt } = runtime();
-    expect((await deployError(waitForHealthyTargets(rt, [], () => Promise.resolve([]), 60_000))).failure).toBe("not-serving");
+    const error = await deployError(waitForHealthyTargets(rt, [], () => Promise.resolve([]), 60_000));
+    expect(error.failure).toBe("not-serving");
+    expect(error.message).toBe("no running task of the new revision: nothing serves the release");
   });
 
   it("waits until every new task is healthy (other targets do not count), then says so", async () => {

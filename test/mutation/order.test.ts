@@ -49,6 +49,10 @@ describe("checkReleaseOrder without a freeze", () => {
     expect(checkReleaseOrder("prod", MID, MID, undefined, undefined)).toEqual({ lines: [], liftsFreeze: false });
   });
 
+  it("the running release again goes ahead even when ECR no longer knows its push time", () => {
+    expect(checkReleaseOrder("prod", at("b"), at("b"), undefined, undefined)).toEqual({ lines: [], liftsFreeze: false });
+  });
+
   it("another release pushed at the same time as the running one goes ahead (only earlier is older)", () => {
     expect(checkReleaseOrder("prod", MID_TWIN, MID, undefined, undefined).lines).toEqual([]);
   });

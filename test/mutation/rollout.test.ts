@@ -141,8 +141,8 @@ describe("followRollout: a rollback or a stop fails, naming its cause", () => {
   });
 
   it("the reason: the status reason, else the rollback's, else the newest service event about a rollback, else none given", async () => {
-    const reasonOf = async (deployment: ServiceDeployment, events: Service["events"] = []) => {
-      const { watch } = scripted({ services: [{ ...NEW_PRIMARY, events }], deployments: [deployment] });
+    const reasonOf = async (deployment: ServiceDeployment, events?: Service["events"]) => {
+      const { watch } = scripted({ services: [{ ...NEW_PRIMARY, ...(events ? { events } : {}) }], deployments: [deployment] });
       return (await failureOf(followRollout(watch, TD2, TD1, new Set()))).message;
     };
     expect(await reasonOf(sd("ROLLBACK_FAILED", { statusReason: "own reason", rollback: { reason: "rollback reason" } }))).toContain("): own reason;");
@@ -157,6 +157,7 @@ describe("followRollout: a rollback or a stop fails, naming its cause", () => {
     expect(await reasonOf(sd("ROLLBACK_FAILED"), [{ id: "9", message: "(service web) rollback done" }])).toContain("): (service web) rollback done;");
     expect(await reasonOf(sd("ROLLBACK_FAILED"), [{ id: "9", message: "(service web) circuit breaker: 3 tasks failed" }])).toContain("): (service web) circuit breaker: 3 tasks failed;");
     expect(await reasonOf(sd("ROLLBACK_FAILED"), [{ id: "9", message: "(service web) has started 2 tasks" }, { id: "8" }])).toContain("): no reason given;");
+    expect(await reasonOf(sd("ROLLBACK_FAILED"), undefined)).toContain("): no reason given;");
   });
 });
 
@@ -176,14 +177,15 @@ describe("followRollout: the timeout", () => {
 describe("followRollout: what it prints", () => {
   it("prints each service event once, oldest first, across polls and calls; events without an id are skipped", async () => {
     const at = (id: string, message: string) => ({ id, message, createdAt: new Date(Number(id) * 1000) });
-    const first: Service = { ...NEW_PRIMARY, events: [at("2", "second"), at("1", "first")] };
-    const second: Service = { ...NEW_PRIMARY, events: [at("3", "third"), at("2", "second"), { message: "no id" }, at("1", "first")] };
+    // ECS lists events newest first.
+    const first: Service = { ...NEW_PRIMARY, events: [at("3", "third"), at("2", "second"), at("1", "first")] };
+    const second: Service = { ...NEW_PRIMARY, events: [{ id: "5" }, at("4", "fourth"), at("3", "third"), { message: "no id" }, at("1", "first")] };
     const seen = new Set(["1"]);
     const { watch, state } = scripted({ services: [first, second], deployments: [sd("IN_PROGRESS"), sd("SUCCESSFUL")] });
     await followRollout(watch, TD2, TD1, seen);
     const events = state.lines.filter((line) => line.startsWith("event "));
-    expect(events).toEqual([`event ${new Date(2000).toISOString()}: second`, `event ${new Date(3000).toISOString()}: third`]);
-    expect([...seen].sort()).toEqual(["1", "2", "3"]);
+    expect(events).toEqual([`event ${new Date(2000).toISOString()}: second`, `event ${new Date(3000).toISOString()}: third`, `event ${new Date(4000).toISOString()}: fourth`, "event : "]);
+    expect([...seen].sort()).toEqual(["1", "2", "3", "4", "5"]);
   });
 
   it("prints the progress line when it changes, not at every poll", async () => {
@@ -194,6 +196,13 @@ describe("followRollout: what it prints", () => {
       "service deployment sd-42: IN_PROGRESS, stage BAKE_TIME, running 2 of 2, pending 0, failed 0",
       "service deployment sd-42: SUCCESSFUL, running 2 of 2, pending 0, failed 0",
     ]);
+  });
+
+  it("counts the new revision's tasks, wherever ECS lists its deployment", async () => {
+    const service: Service = { deployments: [dep(TD1, "ACTIVE", { runningCount: 2 }), dep(TD2, "PRIMARY", { runningCount: 1, desiredCount: 2, rolloutState: "IN_PROGRESS" })] };
+    const { watch, state } = scripted({ services: [service], deployments: [sd("SUCCESSFUL")] });
+    await followRollout(watch, TD2, TD1, new Set());
+    expect(state.lines).toEqual(["service deployment sd-42: SUCCESSFUL, running 1 of 2, pending 0, failed 0"]);
   });
 
   it("progressLine: counts default to 0, a deployment without tasks yet and one not listed say so", () => {
@@ -222,6 +231,7 @@ describe("bakeMinutes: how long ECS bakes a deployment of the service", () => {
     ["LINEAR without a step bake", { deploymentConfiguration: { strategy: "LINEAR" as const, bakeTimeInMinutes: 3, linearConfiguration: { stepPercent: 25 } } }, 3],
     ["LINEAR without steps", { deploymentConfiguration: { strategy: "LINEAR" as const, bakeTimeInMinutes: 3, linearConfiguration: { stepBakeTimeInMinutes: 2 } } }, 3],
     ["a canary bake on a LINEAR service is not counted", { deploymentConfiguration: { strategy: "LINEAR" as const, bakeTimeInMinutes: 3, canaryConfiguration: { canaryBakeTimeInMinutes: 50 } } }, 3],
+    ["linear steps on a BLUE_GREEN service are not counted", { deploymentConfiguration: { strategy: "BLUE_GREEN" as const, bakeTimeInMinutes: 4, linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 2 } } }, 4],
     ["linear step bakes on a CANARY service are not counted", { deploymentConfiguration: { strategy: "CANARY" as const, linearConfiguration: { stepPercent: 10, stepBakeTimeInMinutes: 50 } } }, 0],
   ])("%s: %i min", (_name, service: Service, minutes) => {
     expect(bakeMinutes(service)).toBe(minutes);

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { PREVIOUS_TAG, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import type { DeployError } from "../../dagger/src/deploy/errors.js";
 import { MAX_REVISIONS_SCANNED, previousRevision, releaseOfRevision } from "../../dagger/src/deploy/history.js";
+import { digestOf as digestOfImage, marksOf } from "../../dagger/src/deploy/retention.js";
 import { formatStatus, serviceStatus, type StatusReport } from "../../dagger/src/deploy/status.js";
 import { deployment, ecr, ecs, elb, NEW_COMMIT, NEW_DIGEST, OLD_COMMIT, OLD_DIGEST, revision, service, target, TD1, TD2, TD3, testRuntime, useMockedDeploy } from "../helpers/ecs-mocks.js";
 
@@ -196,5 +197,23 @@ describe("releaseOfRevision and previousRevision", () => {
     const found = await previousRevision(testRuntime().clients, target, running);
     expect(found.revision.taskDefinition.taskDefinitionArn).toBe(TD1);
     expect(found.how).toBe("the newest older ACTIVE revision that ran a release (none recorded usable)");
+  });
+});
+
+describe("retention: digestOf and marksOf", () => {
+  it("digestOf: the digest at the end of a reference by digest, nothing for a tag or a longer hex", () => {
+    expect(digestOfImage(`r/app@${NEW_DIGEST}`)).toBe(NEW_DIGEST);
+    expect(digestOfImage("r/app:v1")).toBeUndefined();
+    expect(digestOfImage(`r/app@${NEW_DIGEST}0`)).toBeUndefined();
+  });
+
+  it("marksOf: the running image, and the recorded previous one only while it is ACTIVE", async () => {
+    const clients = testRuntime().clients;
+    const running = revision(TD2, NEW_DIGEST, [{ key: PREVIOUS_TAG, value: TD1 }]);
+    expect(await marksOf(clients, target, running)).toEqual({ deployed: NEW_DIGEST, rollback: OLD_DIGEST });
+    const inactive = revision(TD1, OLD_DIGEST);
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: TD1 }).resolves({ ...inactive, taskDefinition: { ...inactive.taskDefinition, status: "INACTIVE" } });
+    expect(await marksOf(clients, target, running)).toEqual({ deployed: NEW_DIGEST });
+    expect(await marksOf(clients, target, revision(TD2, NEW_DIGEST))).toEqual({ deployed: NEW_DIGEST });
   });
 });
