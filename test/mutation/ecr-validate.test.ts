@@ -8,6 +8,7 @@ function inputError(run: () => unknown): string {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).name).toBe("InputError");
     return (error as Error).message;
   }
   throw new Error("expected an InputError");
@@ -42,11 +43,13 @@ describe("partitionDomain and registryHost", () => {
 });
 
 describe("validateRepositoryName", () => {
-  it.each(["a1", "a-b", "a.b", "a_b", "team/sub/app", `${"a".repeat(127)}/${"b".repeat(128)}`])("accepts %s", (name) => {
+  it.each(["a1", "a-b", "a.b", "a_b", "team/sub/app", "my-team/web-service", "a.b_c-d/x", `${"a".repeat(127)}/${"b".repeat(128)}`])("accepts %s", (name) => {
     expect(validateRepositoryName(name)).toBe(name);
   });
   it.each(["", "a__b", "a_", "_a", "a.", ".a", "a/", "a.-b", "a/B", "a b", "a\n", `${"a".repeat(128)}/${"b".repeat(128)}`])("refuses %j, naming the rule", (name) => {
-    expect(inputError(() => validateRepositoryName(name))).toContain("is not a valid ECR repository name: expected 2 to 256 characters");
+    expect(inputError(() => validateRepositoryName(name))).toContain(
+      "is not a valid ECR repository name: expected 2 to 256 characters of lowercase letters, digits and . _ - /, each part starting and ending with a letter or digit (e.g. my-team/web-service)",
+    );
   });
 });
 

@@ -3,7 +3,7 @@
 // expires an image, and what environments run.
 import { describe, expect, it } from "vitest";
 import { environmentReleases, evaluateLifecyclePolicy, selects, type RepositoryImage } from "../../dagger/src/ecr/lifecycle-evaluator.js";
-import { releaseLifecyclePolicy, samePolicy, validateLifecyclePolicy, type LifecyclePolicy, type LifecycleRule } from "../../dagger/src/ecr/lifecycle.js";
+import { LifecyclePolicyError, releaseLifecyclePolicy, samePolicy, validateLifecyclePolicy, type LifecyclePolicy, type LifecycleRule } from "../../dagger/src/ecr/lifecycle.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = new Date(Date.UTC(2026, 10, 30));
@@ -49,6 +49,29 @@ describe("validateLifecyclePolicy at its edges", () => {
 
   it("a rule without a selection is refused, naming it", () => {
     expect(() => validateLifecyclePolicy({ rules: [{ rulePriority: 2, action: { type: "expire" } } as unknown as LifecycleRule] })).toThrow("rule 1 (priority 2): selection.tagStatus must be one of tagged, untagged, any");
+  });
+
+  it("a rule without an action is refused, naming the rule", () => {
+    const { action: _a, ...noAction } = rule(3, { tagStatus: "untagged" });
+    expect(() => validateLifecyclePolicy({ rules: [noAction as LifecycleRule] })).toThrow('invalid lifecycle policy: rule 1 (priority 3): action.type must be "expire"');
+  });
+
+  it("30,720 characters of policy text are allowed, one more is not; the error is a LifecyclePolicyError", () => {
+    const sized = (length: number): LifecyclePolicy => {
+      const base = { rules: [{ ...rule(1, { tagStatus: "untagged" }), description: "" }] };
+      return { rules: [{ ...base.rules[0]!, description: "x".repeat(length - JSON.stringify(base).length) }] };
+    };
+    expect(JSON.stringify(sized(30_720))).toHaveLength(30_720);
+    expect(() => validateLifecyclePolicy(sized(30_720))).not.toThrow();
+    let error: unknown;
+    try {
+      validateLifecyclePolicy(sized(30_721));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LifecyclePolicyError);
+    expect((error as Error).name).toBe("LifecyclePolicyError");
+    expect((error as Error).message).toBe("invalid lifecycle policy: the policy text is 30721 characters; ECR accepts 100 to 30720");
   });
 
   it("a prefix list on an untagged rule is refused too", () => {

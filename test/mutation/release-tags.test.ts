@@ -39,6 +39,7 @@ describe("platform tags", () => {
     expect(platformOfTag(`${SHA}-linux-arm64`)).toBe("linux/arm64");
     expect(platformOfTag("latest-linux-amd64")).toBe("linux/amd64");
     expect(platformOfTag("latest-linux-arm-v7")).toBe("linux/arm/v7");
+    expect(platformOfTag("latest-linux-arm-v10")).toBe("linux/arm/v10");
     expect(platformOfTag(SHA)).toBeUndefined();
     expect(platformOfTag("linux-arm64")).toBeUndefined();
     expect(platformOfTag("latest-linux-arm64-extra")).toBeUndefined();
@@ -47,7 +48,8 @@ describe("platform tags", () => {
     expect(platformOfTag("latest-linux-arm-x7")).toBeUndefined();
   });
 
-  it("round-trips every default platform", () => {
+  it("round-trips every default platform (both Fargate platforms)", () => {
+    expect(DEFAULT_PLATFORMS).toEqual(["linux/amd64", "linux/arm64"]);
     for (const platform of DEFAULT_PLATFORMS) {
       const [os = "", architecture = ""] = platform.split("/");
       expect(platformOfTag(platformTag(SHA, { os, architecture }))).toBe(platform);
@@ -84,7 +86,7 @@ describe("validateReleaseTag", () => {
     const longest = "a".repeat(116);
     expect(validateReleaseTag(longest)).toBe(longest);
     expect(platformTag(longest, { os: "linux", architecture: "arm64" })).toHaveLength(128);
-    expect(inputError(() => validateReleaseTag("a".repeat(117)))).toContain("is 117 characters: a release tag may have at most 116");
+    expect(inputError(() => validateReleaseTag("a".repeat(117)))).toBe(`tag "${"a".repeat(40)}"... is 117 characters: a release tag may have at most 116, to leave room for -linux-arm64`);
   });
 
   it("an ordinary tag is returned as given", () => {
@@ -142,6 +144,9 @@ describe("releaseTagOf", () => {
   it("without one, the first tag that is neither mutable nor a platform tag", () => {
     expect(releaseTagOf(["latest", `${SHA}-linux-arm64`, "deployed-prod", "v1.2.0", "v1.1.0"])).toBe("v1.2.0");
     expect(releaseTagOf([`x${SHA}`, "v1"])).toBe(`x${SHA}`);
+    // A commit id inside a longer tag is not one: the first candidate stays the release.
+    expect(releaseTagOf(["v1", `x${SHA}`])).toBe("v1");
+    expect(releaseTagOf(["v1", `${SHA}0`])).toBe("v1");
     expect(releaseTagOf([`${SHA}-dirty-0123`, "v1"])).toBe(`${SHA}-dirty-0123`);
     expect(releaseTagOf([`${SHA}0`, "v1"])).toBe(`${SHA}0`);
     expect(releaseTagOf([SHA.toUpperCase(), "v1"])).toBe(SHA.toUpperCase());
