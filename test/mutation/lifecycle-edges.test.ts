@@ -52,8 +52,8 @@ describe("validateLifecyclePolicy at its edges", () => {
   });
 
   it("a rule without an action is refused, naming the rule", () => {
-    const { action: _a, ...noAction } = rule(3, { tagStatus: "untagged" });
-    expect(() => validateLifecyclePolicy({ rules: [noAction as LifecycleRule] })).toThrow('invalid lifecycle policy: rule 1 (priority 3): action.type must be "expire"');
+    const noAction = { ...rule(3, { tagStatus: "untagged" }), action: undefined } as unknown as LifecycleRule;
+    expect(() => validateLifecyclePolicy({ rules: [noAction] })).toThrow('invalid lifecycle policy: rule 1 (priority 3): action.type must be "expire"');
   });
 
   it("30,720 characters of policy text are allowed, one more is not; the error is a LifecyclePolicyError", () => {

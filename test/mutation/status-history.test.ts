@@ -20,7 +20,10 @@ const image = (digest: string, tags: string[]): { imageDetails: ImageDetail[] } 
 describe("serviceStatus", () => {
   it("a service without a PRIMARY deployment: nothing known runs, every count 0 when ECS gives none", async () => {
     const answer = service([deployment("ecs-svc/x", TD2, "ACTIVE", "IN_PROGRESS")]);
-    const { runningCount: _r, desiredCount: _d, pendingCount: _p, ...bare } = answer.services[0]!;
+    const bare = { ...answer.services[0]! };
+    delete bare.runningCount;
+    delete bare.desiredCount;
+    delete bare.pendingCount;
     ecs.on(DescribeServicesCommand).resolves({ services: [{ ...bare, events: [] }] });
     const report = await serviceStatus(testRuntime(), target);
     expect(report).toMatchObject({ taskDefinition: "?", image: "?", running: 0, desired: 0, pending: 0, commit: "unknown (neither the revision's tags nor ECR's tags of its image name a release)" });
@@ -122,7 +125,10 @@ describe("formatStatus", () => {
   });
 
   it("leaves out what the report does not have", () => {
-    const { traffic: _t, warning: _w, serviceDeployment: _s, ...bare } = report;
+    const bare = { ...report };
+    delete bare.traffic;
+    delete bare.warning;
+    delete bare.serviceDeployment;
     const lines = formatStatus({ ...bare, deployments: [], events: [] }).split("\n");
     expect(lines).toHaveLength(5);
     expect(formatStatus({ ...report, serviceDeployment: { id: "sd-2" } })).toContain("  service deployment: sd-2 ?\n");
@@ -159,7 +165,8 @@ describe("releaseOfRevision and previousRevision", () => {
 
   it("the revision number comes from the ARN when ECS leaves it out", async () => {
     const running = revision(FAMILY_ARN(10), NEW_DIGEST);
-    const { revision: _n, ...withoutNumber } = running.taskDefinition;
+    const withoutNumber = { ...running.taskDefinition };
+    delete (withoutNumber as { revision?: number }).revision;
     ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [FAMILY_ARN(10), FAMILY_ARN(7)] });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY_ARN(7) }).resolves(revision(FAMILY_ARN(7), digestOf("7")));
     ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: digestOf("7") }] }).resolves(image(digestOf("7"), [OLD_COMMIT]));
