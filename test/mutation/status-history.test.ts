@@ -2,7 +2,7 @@
 // status reports for a service in odd states, how it prints, and which older revisions rollback may go back to.
 import { DescribeImagesCommand, type ImageDetail } from "@aws-sdk/client-ecr";
 import { DescribeServiceDeploymentsCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServiceDeploymentsCommand, ListTaskDefinitionsCommand } from "@aws-sdk/client-ecs";
-import { DescribeRulesCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DescribeRulesCommand, DescribeTargetHealthCommand, type TargetHealthStateEnum } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { describe, expect, it } from "vitest";
 import { PREVIOUS_TAG, RELEASE_TAG } from "../../dagger/src/deploy/ecs.js";
 import type { DeployError } from "../../dagger/src/deploy/errors.js";
@@ -67,7 +67,7 @@ describe("serviceStatus", () => {
     const rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/1/2/3";
     const loadBalancers = [{ targetGroupArn: blue }, { targetGroupArn: blue, advancedConfiguration: { alternateTargetGroupArn: green, productionListenerRule: rule, roleArn: "arn:aws:iam::1:role/r" } }];
     ecs.on(DescribeServicesCommand).resolves(service([deployment("ecs-svc/new", TD2, "PRIMARY", "COMPLETED")], [], { loadBalancers }));
-    const healthy = (state: string) => ({ TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: state } }] });
+    const healthy = (state: TargetHealthStateEnum) => ({ TargetHealthDescriptions: [{ Target: { Id: "10.0.1.5" }, TargetHealth: { State: state } }] });
     const weights = (b: number, g: number) => elb.on(DescribeRulesCommand).resolves({ Rules: [{ Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: b }, { TargetGroupArn: green, Weight: g }] } }] }] });
 
     weights(100, 0);
