@@ -3,13 +3,13 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", "node_modules/", "dagger/sdk/", "dagger/node_modules/", ".ci/"] },
+  { ignores: ["dist/", "coverage/", "node_modules/", "dagger/sdk/", "dagger/node_modules/", ".ci/", ".stryker-tmp/", "reports/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "test/fixtures/*.cjs"] },
+        projectService: { allowDefaultProject: ["*.js", "*.mjs", "test/fixtures/*.cjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -75,4 +75,6 @@ export const SOURCE_IGNORE = [
   "infra/cdk.out",
   ".git",
   "dagger/sdk",
+  ".stryker-tmp",
+  "reports/mutation",
 ];
