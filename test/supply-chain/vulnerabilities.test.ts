@@ -76,6 +76,9 @@ describe("the allow-list file", () => {
     ["not json", "security/vulnerability-allowlist.json is not JSON"],
     ['{"ignore": []}', 'security/vulnerability-allowlist.json must be {"entries": [...]}'],
     ['{"entries": [{"id": "CVE-26", "reason": "a long enough reason", "expires": "2027-01-01"}]}', 'entries[0].id="CVE-26" is invalid: expected a vulnerability id'],
+    // The catch-all for other databases' ids (RUSTSEC-2024-0001, GO-2024-1234) must not take malformed CVE or GHSA ids.
+    ['{"entries": [{"id": "CVE-2026-123", "reason": "a long enough reason", "expires": "2027-01-01"}]}', 'entries[0].id="CVE-2026-123" is invalid: expected a vulnerability id'],
+    ['{"entries": [{"id": "GHSA-2345-6789-c", "reason": "a long enough reason", "expires": "2027-01-01"}]}', 'entries[0].id="GHSA-2345-6789-c" is invalid: expected a vulnerability id'],
     ['{"entries": [{"id": "CVE-2026-10001", "reason": "ok", "expires": "2027-01-01"}]}', "entries[0] (CVE-2026-10001) needs a reason of at least 10 characters"],
     ['{"entries": [{"id": "CVE-2026-10001", "reason": "a long enough reason", "expires": "2027-02-30"}]}', 'entries[0].expires="2027-02-30" (CVE-2026-10001) is invalid: expected a date, YYYY-MM-DD'],
     ['{"entries": [{"id": "CVE-2026-10001", "reason": "a long enough reason"}]}', "entries[0].expires=undefined (CVE-2026-10001) is invalid"],

@@ -68,7 +68,9 @@ export function validateSeverity(severity: string): Severity {
   return upper as Severity;
 }
 
-const VULNERABILITY_ID = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|[A-Z]+-\d{4}-[\w-]+)$/;
+// CVE and GHSA ids in their exact forms; other databases' (RUSTSEC-2024-0001, GO-2024-1234) by the catch-all, which
+// may not start with CVE- or GHSA- (or a malformed CVE-2026-123 would pass through it).
+const VULNERABILITY_ID = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|(?!CVE-|GHSA-)[A-Z]+-\d{4}-[\w-]+)$/;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The allow-list file, each entry checked: an id, a reason, a real expiry date. */
