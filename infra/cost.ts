@@ -150,7 +150,12 @@ export function monthlyCost(settings: EnvironmentSettings): { lines: CostLine[];
       ? { item: "VPC endpoints", detail: `${INTERFACE_ENDPOINTS} interface × ${azs} AZs × $${prices.interfaceEndpointAzHour}/h (S3 gateway: free)`, usd: INTERFACE_ENDPOINTS * azs * prices.interfaceEndpointAzHour * hours }
       : { item: "VPC endpoints", detail: "the imported VPC's (not counted)", usd: 0 },
     { item: "NAT gateways", detail: `${nat} × $${prices.natGatewayHour}/h`, usd: nat * prices.natGatewayHour * hours },
-    { item: "Public IPv4", detail: `the ALB's ${azs} addresses (one per AZ) × $${prices.publicIpv4Hour}/h`, usd: azs * prices.publicIpv4Hour * hours },
+    // Each NAT gateway has an Elastic IP (AWS::EC2::EIP), billed as a public IPv4 address like the ALB's.
+    {
+      item: "Public IPv4",
+      detail: `the ALB's ${azs} addresses (one per AZ)${nat > 0 ? ` + ${nat} NAT gateway address${nat === 1 ? "" : "es"}` : ""} × $${prices.publicIpv4Hour}/h`,
+      usd: (azs + nat) * prices.publicIpv4Hour * hours,
+    },
     {
       item: "CloudWatch Logs",
       detail: `${settings.minTasks * ASSUMPTIONS.logGbPerMonthPerTask} GB ingested × $${prices.logsIngestedGb}, kept ${settings.logRetentionDays} days × $${prices.logsStoredGbMonth}/GB-month`,

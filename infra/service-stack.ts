@@ -51,7 +51,7 @@ import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, executionRoleName, taskF
 import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/versions.js";
 import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
 import { acknowledge } from "./nag.js";
-import { dropRedundantProviderDependency } from "./default-security-group.js";
+import { confineProviderLogs, dropRedundantProviderDependency } from "./default-security-group.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -367,6 +367,7 @@ export class ServiceStack extends Stack {
       restrictDefaultSecurityGroup: true,
     });
     dropRedundantProviderDependency(this);
+    confineProviderLogs(this, settings.logRetentionDays);
     const taskSubnets = { subnetType: taskSubnetType };
     if (settings.flowLogRetentionDays !== undefined) {
       // VPC flow logs (all traffic) to CloudWatch Logs, kept as configured (cost: see the README's cost table).

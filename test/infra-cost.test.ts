@@ -2,10 +2,13 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../dagger/src/ecr/validate.js";
 import { monthlyCost, PRICES, pricesFor, renderCostTable } from "../infra/cost.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentSettings } from "../infra/environments.js";
+import { ServiceStack } from "../infra/service-stack.js";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { ROOT } from "./helpers/process.js";
 
 const run = promisify(execFile);
@@ -36,6 +39,18 @@ describe("the cost table, per region", () => {
     for (const item of ["ALB", "VPC endpoints", "CloudWatch Logs"]) expect(line(staging!, item).usd, item).toBeGreaterThan(line(synthesizedIn("us-east-1")[0]!, item).usd);
     for (const item of ["Fargate ARM64", "Public IPv4"]) expect(line(staging!, item).usd, item).toBe(line(synthesizedIn("us-east-1")[0]!, item).usd);
     expect(line(staging!, "NAT gateways").detail).toBe(`0 × $${PRICES["eu-west-1"]!.natGatewayHour}/h`);
+  });
+
+  it("counts each NAT gateway's Elastic IP as a public IPv4 address, as many as the synthesized stack has", () => {
+    const [staging] = synthesizedIn("eu-west-1");
+    const withNat = validateEnvironment("staging", { ...ENVIRONMENTS.staging!, network: { maxAzs: 2, natGateways: 2, cidr: "10.10.0.0/16" } }, { region: "eu-west-1", ecrRepository: "hono-ecr-service" });
+    const template = Template.fromStack(new ServiceStack(cdkApp(), "WithNat", { settings: withNat, env: { region: "eu-west-1" } }));
+    template.resourceCountIs("AWS::EC2::NatGateway", 2);
+    template.resourceCountIs("AWS::EC2::EIP", 2);
+    expect(line(withNat, "Public IPv4")).toEqual({ item: "Public IPv4", detail: "the ALB's 2 addresses (one per AZ) + 2 NAT gateway addresses × $0.005/h", usd: 4 * 0.005 * 730 });
+    expect(line(staging!, "Public IPv4")).toEqual({ item: "Public IPv4", detail: "the ALB's 2 addresses (one per AZ) × $0.005/h", usd: 2 * 0.005 * 730 });
+    const one = validateEnvironment("staging", { ...ENVIRONMENTS.staging!, network: { maxAzs: 2, natGateways: 1, cidr: "10.10.0.0/16" } }, { region: "eu-west-1", ecrRepository: "hono-ecr-service" });
+    expect(line(one, "Public IPv4").detail).toBe("the ALB's 2 addresses (one per AZ) + 1 NAT gateway address × $0.005/h");
   });
 
   it("names each environment's region when they differ", () => {

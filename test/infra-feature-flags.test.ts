@@ -8,6 +8,7 @@ import { CfnVPC, Vpc } from "aws-cdk-lib/aws-ec2";
 import { NagRuleCompliance, rules } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { serviceStackName } from "../dagger/src/deploy/names.js";
+import { confineProviderLogs, RESTRICT_DEFAULT_SG_LOGS } from "../infra/default-security-group.js";
 import { ENVIRONMENTS, validateEnvironment } from "../infra/environments.js";
 import { ServiceStack } from "../infra/service-stack.js";
 import { CDK_JSON_CONTEXT, CDK_JSON_FLAGS, cdkApp } from "./helpers/cdk-app.js";
@@ -42,6 +43,13 @@ describe("the VPC's default security group", () => {
   const settings = validateEnvironment("staging", ENVIRONMENTS.staging!, { region: "eu-west-1", ecrRepository: "hono-ecr-service" });
   const stack = new ServiceStack(cdkApp(), serviceStackName("staging"), { settings, env: { region: settings.region } });
   const template = Template.fromStack(stack);
+  const logGroupId = () => Object.keys(template.findResources("AWS::Logs::LogGroup")).find((id) => id.startsWith(RESTRICT_DEFAULT_SG_LOGS))!;
+  // The group's streams (`<group ARN>:*`), built from its name (in AWS, the group's `Fn::GetAtt Arn` already ends in `:*`).
+  const LOG_STATEMENT = (id: string) => ({
+    Effect: "Allow",
+    Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+    Resource: { "Fn::Join": ["", ["arn:aws:logs:eu-west-1:", { Ref: "AWS::AccountId" }, ":log-group:", { Ref: id }, ":*"]] },
+  });
 
   it("is closed by CDK's custom resource: its Lambda may revoke and restore rules of that group and no other", () => {
     const [vpcId] = Object.keys(template.findResources("AWS::EC2::VPC"));
@@ -56,11 +64,36 @@ describe("the VPC's default security group", () => {
         Action: ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
         Resource: [{ "Fn::Join": ["", ["arn:aws:ec2:eu-west-1:", { Ref: "AWS::AccountId" }, ":security-group/", { "Fn::GetAtt": [vpcId, "DefaultSecurityGroup"] }]] }],
       },
+      LOG_STATEMENT(logGroupId()),
     ]);
     // The provider's Lambda depends on its role through Role: Fn::GetAtt only (no duplicate DependsOn for cfn-lint's W3005).
     const [lambda] = Object.values(template.findResources("AWS::Lambda::Function")) as { DependsOn?: unknown; Properties: { Role: unknown } }[];
     expect(lambda!.DependsOn).toBeUndefined();
     expect(lambda!.Properties.Role).toEqual({ "Fn::GetAtt": [expect.stringMatching(/^CustomVpcRestrictDefaultSGCustomResourceProviderRole/), "Arn"] });
+  });
+
+  it("logs to a log group of the stack's own, kept and retained like the service's, and may write to no other", () => {
+    const id = logGroupId();
+    expect((template.toJSON() as { Resources: Record<string, unknown> }).Resources[id]).toEqual({ Type: "AWS::Logs::LogGroup", Properties: { RetentionInDays: settings.logRetentionDays }, DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
+    // The Lambda names the group (a Ref: CloudFormation creates the group first, so the custom resource's calls are logged).
+    const [lambda] = Object.values(template.findResources("AWS::Lambda::Function")) as { Properties: { LoggingConfig?: unknown } }[];
+    expect(lambda!.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: id } });
+    // AWSLambdaBasicExecutionRole (logs:* on every log group) is gone: no role of the stack has a managed policy, and
+    // every logs statement of any role or policy names one of the stack's own log groups (the provider's, on that
+    // group's streams; the execution role's, on the service logs).
+    const roles = Object.entries(template.findResources("AWS::IAM::Role")) as [string, { Properties: { ManagedPolicyArns?: unknown; Policies?: { PolicyDocument: { Statement: unknown[] } }[] } }][];
+    for (const [roleId, role] of roles) expect(role.Properties.ManagedPolicyArns, roleId).toBeUndefined();
+    const policies = Object.values(template.findResources("AWS::IAM::Policy")) as { Properties: { PolicyDocument: { Statement: unknown[] } } }[];
+    const statements = [...roles.flatMap(([, role]) => role.Properties.Policies ?? []), ...policies.map((policy) => policy.Properties)].flatMap((policy) => policy.PolicyDocument.Statement) as { Action: string | string[]; Resource: unknown }[];
+    const onLogs = statements.filter((statement) => ([] as string[]).concat(statement.Action).some((action) => action.startsWith("logs:")));
+    expect(onLogs).toContainEqual(LOG_STATEMENT(id));
+    const groups = Object.keys(template.findResources("AWS::Logs::LogGroup"));
+    for (const statement of onLogs) expect(groups.some((group) => JSON.stringify(statement.Resource).includes(`"${group}"`)), JSON.stringify(statement)).toBe(true);
+  });
+
+  it("refuses a stack without the provider, naming what it needs", () => {
+    const none = new Stack(cdkApp(), "NoVpc", { env: { region: "eu-west-1" } });
+    expect(() => confineProviderLogs(none, 14)).toThrow("NoVpc: no Custom::VpcRestrictDefaultSGCustomResourceProvider (with its Role and Handler) in the stack: the Vpc must be constructed with restrictDefaultSecurityGroup: true first");
   });
 
   it("passes cdk-nag's VPCDefaultSecurityGroupClosed (NIST 800-53, HIPAA, PCI packs), which a VPC without it fails", () => {

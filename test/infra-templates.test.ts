@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
 import { cdkApp } from "./helpers/cdk-app.js";
 import { Template } from "aws-cdk-lib/assertions";
+import { RESTRICT_DEFAULT_SG_LOGS } from "../infra/default-security-group.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
 import { ServiceStack } from "../infra/service-stack.js";
 import { motoUnavailableReason, startMoto, type Moto } from "./helpers/moto.js";
@@ -276,5 +277,9 @@ describe.skipIf(motoMissing)("the runtime stacks, created by moto's CloudFormati
     const logs = new CloudWatchLogsClient(motoClientConfig(moto.url));
     const [group] = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: `/ecs/${clusterName(name)}/` }))).logGroups ?? [];
     expect(group?.retentionInDays).toBe(config.logRetentionDays);
+    // The default-security-group handler's own log group (infra/default-security-group.ts), kept as long.
+    const handlerLogs = created[name]!.physicalIds[Object.keys(created[name]!.physicalIds).find((id) => id.startsWith(RESTRICT_DEFAULT_SG_LOGS))!]!;
+    const [handlerGroup] = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: handlerLogs }))).logGroups ?? [];
+    expect(handlerGroup?.retentionInDays).toBe(config.logRetentionDays);
   });
 });

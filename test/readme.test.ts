@@ -4,7 +4,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SETTINGS } from "../src/config.js";
 import { NODE_IMAGE, NODE_IMAGE_TAG } from "../dagger/src/versions.js";
-import { PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
+import { monthlyCost, PRICE_SOURCE, renderCostTable } from "../infra/cost.js";
 import { DEPLOY_ACTIONS } from "../infra/deploy-permissions.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "../infra/ecr-permissions.js";
 import { ENVIRONMENTS, renderEnvironmentTable, validateEnvironment } from "../infra/environments.js";
@@ -121,6 +121,11 @@ describe("README", () => {
     const inEuWest1 = Object.entries(ENVIRONMENTS).map(([name, config]) => validateEnvironment(name, config, { region: "eu-west-1", ecrRepository: "hono-ecr-service" }));
     expect(between("<!-- cost:start (rendered from infra/cost.ts and infra/environments.ts; test/readme.test.ts keeps it equal) -->", "<!-- cost:end -->")).toBe(renderCostTable(inEuWest1));
     expect(readme).toContain(PRICE_SOURCE);
+    // "A cheaper staging": one NAT gateway's cost is its hours and its Elastic IP's, as infra/cost.ts adds them.
+    const [staging] = inEuWest1;
+    const withNat = validateEnvironment("staging", { ...ENVIRONMENTS.staging!, network: { ...(ENVIRONMENTS.staging!.network as { maxAzs: number; cidr: string }), natGateways: 1 } }, { region: "eu-west-1", ecrRepository: "hono-ecr-service" });
+    const natMonth = monthlyCost(withNat).total - monthlyCost(staging!).total;
+    expect(readme.replace(/\s+/g, " ")).toContain(`one NAT gateway ($${natMonth.toFixed(2)} a month with its public IPv4 address, plus data)`);
   });
 
   it("shows the figures of the latest benchmark, as docs/benchmarks.md does, on the machine's Node and the image's", () => {
