@@ -29,6 +29,14 @@ export function bootstrapRoleName(stack: Stack, qualifier: string, kind: Bootstr
   return `cdk-${qualifier}-${kind}-role-${stack.account}-${stack.region}`;
 }
 
+/**
+ * The bootstrap's assets bucket (`cdk-${Qualifier}-assets-${AWS::AccountId}-${AWS::Region}`, the template's
+ * StagingBucket default name), where `cdk deploy` uploads file assets such as a Lambda's code.
+ */
+export function bootstrapAssetsBucketName(stack: Stack, qualifier: string): string {
+  return `cdk-${qualifier}-assets-${stack.account}-${stack.region}`;
+}
+
 /** The ARN of the bootstrap role of `kind` in `stack`'s account and region. */
 export function bootstrapRoleArn(stack: Stack, qualifier: string, kind: BootstrapRoleKind): string {
   return stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: bootstrapRoleName(stack, qualifier, kind) });

@@ -26,9 +26,13 @@
  * (`cdk-*`), KMS, or another stack's IAM: a provision can never touch the trust root (the identity stack is deployed with
  * the caller's own credentials by `bootstrap`, never through these roles).
  */
-import type { Stack } from "aws-cdk-lib";
+import { ArnFormat, type Stack } from "aws-cdk-lib";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { APP_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
+import { bootstrapAssetsBucketName } from "./cdk-bootstrap-roles.js";
+
+/** What reading a Lambda's code from the bootstrap's assets bucket takes (the object, by version when versioned). */
+export const ASSET_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"];
 
 /** What one resource type needs. */
 export interface TypePermissions {
@@ -38,6 +42,8 @@ export interface TypePermissions {
   passRoleTo?: string[];
   /** Services whose service-linked role the first create of this type makes (iam:CreateServiceLinkedRole). */
   serviceLinkedRoles?: string[];
+  /** Reads its code from the `cdk bootstrap` assets bucket (s3:GetObject, s3:GetObjectVersion on its objects only). */
+  readsAssets?: boolean;
 }
 
 const tags = (prefix: string) => [`${prefix}:TagResource`, `${prefix}:UntagResource`, `${prefix}:ListTagsForResource`];
@@ -200,17 +206,57 @@ export const EXECUTION_PERMISSIONS: Record<string, TypePermissions> = {
   // iam:AttachRolePolicy is not granted, so no AWS managed policy such as AdministratorAccess can be attached).
   "AWS::IAM::Role": { actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
   "AWS::IAM::Policy": { actions: ["iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
+  // The Lambda of CDK's custom resource that closes the VPC's default security group (infra/default-security-group.ts):
+  // code from the bootstrap's assets bucket (CreateFunction and UpdateFunctionCode read the object with the caller's
+  // permissions; the bucket's KMS key lets any principal of the account decrypt through S3, aws/aws-cdk-cli
+  // packages/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml, FileAssetsBucketEncryptionKey, so no kms:* here), its
+  // role handed to Lambda. The create/read/update/delete handlers' calls of the resource schema
+  // (AWS::Lambda::Function, `handlers.*.permissions`), less those for properties the function does not set (VpcConfig,
+  // KmsKeyArn, Layers, ReservedConcurrentExecutions, CodeSigningConfigArn, FileSystemConfigs): not read from the schema
+  // here (no copy could be fetched), a missing one shows as CREATE_FAILED on the first deploy. The handlers read the
+  // function, its tags included, with GetFunction (no GetFunctionConfiguration or ListTags: the policy is within ~40
+  // characters of IAM's 6,144 limit for a managed policy). Scoped to the stacks' function names below.
+  "AWS::Lambda::Function": {
+    actions: [
+      "lambda:CreateFunction",
+      "lambda:DeleteFunction",
+      "lambda:GetFunction",
+      "lambda:GetFunctionCodeSigningConfig",
+      "lambda:GetFunctionRecursionConfig",
+      "lambda:GetRuntimeManagementConfig",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:TagResource",
+      "lambda:UntagResource",
+    ],
+    passRoleTo: ["lambda.amazonaws.com"],
+    readsAssets: true,
+  },
+  // A custom resource: CloudFormation invokes its ServiceToken (that Lambda) at create, update and delete, with the
+  // stack's role when it has one (the execution role), hence lambda:InvokeFunction on the stacks' functions.
+  "Custom::VpcRestrictDefaultSG": { actions: ["lambda:InvokeFunction"] },
 };
 
-/** The role names the service stacks create: theirs by name, and CloudFormation's `<stack>-<logical id>-<suffix>`. */
-export const SERVICE_ROLE_NAME_PATTERNS = [`${APP_NAME}-*`, `${serviceStackName("")}*`];
+/**
+ * The role names the service stacks create: CloudFormation's `<stack>-<logical id>-<suffix>`, and theirs by name. In
+ * the order the policy renders them (`@aws-cdk/aws-iam:minimizePolicies`, cdk.json, sorts a statement's resources).
+ */
+export const SERVICE_ROLE_NAME_PATTERNS = [`${serviceStackName("")}*`, `${APP_NAME}-*`];
+/**
+ * The Lambda functions the service stacks create: CloudFormation names a function without FunctionName
+ * `<stack name>-<logical id, truncated>-<suffix>` (64 characters at most), so `HonoService-<env>-...`.
+ */
+export const SERVICE_FUNCTION_NAME_PATTERN = `${serviceStackName("")}*`;
 /** The buckets CloudFormation names for the service stacks (lower-cased stack name first). */
 export const SERVICE_BUCKET_NAME_PATTERN = `${serviceStackName("").toLowerCase()}*`;
 
 const unique = (values: string[]) => [...new Set(values)].sort();
 
-/** The execution policy's statements for the resource types `types` (normally: every key of EXECUTION_PERMISSIONS). */
-export function executionPolicyStatements(stack: Stack, types: string[] = Object.keys(EXECUTION_PERMISSIONS)): PolicyStatement[] {
+/**
+ * The execution policy's statements for the resource types `types` (normally: every key of EXECUTION_PERMISSIONS), in
+ * the account and region of `stack`, whose `cdk bootstrap` has the qualifier `qualifier` (its assets bucket).
+ */
+export function executionPolicyStatements(stack: Stack, qualifier: string, types: string[] = Object.keys(EXECUTION_PERMISSIONS)): PolicyStatement[] {
   const entries = types.map((type) => {
     const entry = EXECUTION_PERMISSIONS[type];
     if (!entry) throw new Error(`no execution permissions for resource type ${type}: add its entry to infra/execution-policy.ts`);
@@ -224,11 +270,15 @@ export function executionPolicyStatements(stack: Stack, types: string[] = Object
   const linkedTo = unique(entries.flatMap((entry) => entry.serviceLinkedRoles ?? []));
   const iam = actions.filter((action) => action.startsWith("iam:"));
   const s3 = actions.filter((action) => action.startsWith("s3:"));
-  const rest = actions.filter((action) => !iam.includes(action) && !s3.includes(action));
+  const lambda = actions.filter((action) => action.startsWith("lambda:"));
+  const rest = actions.filter((action) => !iam.includes(action) && !s3.includes(action) && !lambda.includes(action));
+  const functions = stack.formatArn({ service: "lambda", resource: "function", resourceName: SERVICE_FUNCTION_NAME_PATTERN, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
   return [
     ...(rest.length ? [statement("ServiceResources", rest, ["*"])] : []),
     ...(iam.length ? [statement("ServiceRoles", iam, roles)] : []),
     ...(s3.length ? [statement("ServiceBuckets", s3, [`arn:${stack.partition}:s3:::${SERVICE_BUCKET_NAME_PATTERN}`])] : []),
+    ...(lambda.length ? [statement("ServiceFunctions", lambda, [functions])] : []),
+    ...(entries.some((entry) => entry.readsAssets) ? [statement("BootstrapAssets", ASSET_READ_ACTIONS, [`arn:${stack.partition}:s3:::${bootstrapAssetsBucketName(stack, qualifier)}/*`])] : []),
     ...(passedTo.length ? [statement("PassServiceRoles", ["iam:PassRole"], roles, { StringEquals: { "iam:PassedToService": passedTo } })] : []),
     ...(linkedTo.length
       ? [statement("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], [stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: "aws-service-role/*" })], { StringEquals: { "iam:AWSServiceName": linkedTo } })]

@@ -217,7 +217,7 @@ export class GithubActionsIdentityStack extends Stack {
       new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_PROVISION_ROLE_ARN of the GitHub environment ${environment}` });
     }
 
-    const statements = executionPolicyStatements(this);
+    const statements = executionPolicyStatements(this, settings.cdkQualifier);
     this.executionPolicy = new ManagedPolicy(this, "CloudFormationExecutionPolicy", {
       description: "CloudFormation execution role of cdk bootstrap: what a service stack's deploy may do (infra/execution-policy.ts)",
       statements,

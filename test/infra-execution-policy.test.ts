@@ -2,21 +2,24 @@
 // every service stack synthesized (each environment, and variants turning on every optional resource), every resource
 // type covered, no type granted that no template has, IAM limited to the stacks' own role names.
 import { spawnSync } from "node:child_process";
-import { App, Stack } from "aws-cdk-lib";
+import { type App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceStackName } from "../dagger/src/deploy/names.js";
 import { readIdentitySettings } from "../infra/config.js";
 import { ENVIRONMENTS, validateEnvironment, type EnvironmentConfig } from "../infra/environments.js";
-import { EXECUTION_PERMISSIONS, executionPolicyStatements, SERVICE_BUCKET_NAME_PATTERN, SERVICE_ROLE_NAME_PATTERNS } from "../infra/execution-policy.js";
+import { ASSET_READ_ACTIONS, EXECUTION_PERMISSIONS, executionPolicyStatements, SERVICE_BUCKET_NAME_PATTERN, SERVICE_FUNCTION_NAME_PATTERN, SERVICE_ROLE_NAME_PATTERNS } from "../infra/execution-policy.js";
 import { GithubActionsIdentityStack } from "../infra/github-actions-identity-stack.js";
 import { ServiceStack } from "../infra/service-stack.js";
+import { cdkApp } from "./helpers/cdk-app.js";
 import { FAKE_CREDENTIALS, motoUnavailableReason, startMoto, type Moto } from "./helpers/moto.js";
 import { createStackInMoto, motoCloudFormationTypes, MOTO_REGION, templateForMoto } from "./helpers/moto-cloudformation.js";
 
 const DEFAULTS = { region: "eu-west-1", ecrRepository: "shop/web" };
 const CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
-// analyticsReporting: as `cdk synth` runs the app, with the AWS::CDK::Metadata resource.
+// As `cdk synth` runs the app: cdk.json's feature flags, and analytics reporting on (the AWS::CDK::Metadata resource;
+// the context key App's analyticsReporting sets, aws-cdk-lib cx-api ANALYTICS_REPORTING_ENABLED_CONTEXT).
+const synthApp = () => cdkApp({ "aws:cdk:version-reporting": true });
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 
 const staging = ENVIRONMENTS.staging!;
@@ -35,14 +38,14 @@ const VARIANTS: [string, string, EnvironmentConfig][] = [
 ];
 const templates = VARIANTS.map(([what, name, config]) => {
   const settings = validateEnvironment(name, config, DEFAULTS);
-  const resources = Template.fromStack(new ServiceStack(new App({ analyticsReporting: true }), serviceStackName(name), { settings, env: { region: settings.region } })).toJSON().Resources as Record<string, Resource>;
+  const resources = Template.fromStack(new ServiceStack(synthApp(), serviceStackName(name), { settings, env: { region: settings.region } })).toJSON().Resources as Record<string, Resource>;
   return { what, resources: Object.values(resources) };
 });
 const typesIn = (resources: Resource[]) => [...new Set(resources.map((resource) => resource.Type))].sort();
 
 const identity = () => {
   const context: Record<string, string> = { githubRepository: "acme/shop", githubOwnerId: "1111", githubRepositoryId: "2222", region: "eu-west-1" };
-  return new GithubActionsIdentityStack(new App({ analyticsReporting: true }), "Identity", { settings: readIdentitySettings((key) => context[key]), environments: Object.keys(ENVIRONMENTS), env: { account: "123456789012", region: "eu-west-1" } });
+  return new GithubActionsIdentityStack(synthApp(), "Identity", { settings: readIdentitySettings((key) => context[key]), environments: Object.keys(ENVIRONMENTS), env: { account: "123456789012", region: "eu-west-1" } });
 };
 type Statement = { Sid: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, string[]>> };
 const policyOf = (template: Template): Statement[] => {
@@ -65,18 +68,19 @@ describe("the CloudFormation execution policy", () => {
 
   it("is the identity stack's managed policy, exactly the statements the table gives", () => {
     const stack = identity();
-    const expected: Statement[] = executionPolicyStatements(stack).map((statement) => Stack.of(stack).resolve(statement.toStatementJson()) as Statement);
+    const expected: Statement[] = executionPolicyStatements(stack, "hnb659fds").map((statement) => Stack.of(stack).resolve(statement.toStatementJson()) as Statement);
     expect(policyOf(Template.fromStack(stack))).toEqual(expected);
-    expect(expected.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
+    expect(expected.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "ServiceFunctions", "BootstrapAssets", "PassServiceRoles", "ServiceLinkedRoles"]);
     // IAM's limit for a managed policy: 6,144 characters without whitespace (ARNs resolved for a 12-digit account).
     const resolved = JSON.stringify(expected).replace(/\{"Fn::Join":\["",\[(.*?)\]\]\}/g, (_, parts: string) => `"${parts.replace(/\{"Ref":"AWS::Partition"\}/g, "aws").replace(/[",]/g, "")}"`);
     expect(resolved.length).toBeLessThan(6144);
-    expect(() => executionPolicyStatements(stack, ["AWS::Lambda::Function"])).toThrow("no execution permissions for resource type AWS::Lambda::Function: add its entry to infra/execution-policy.ts");
+    expect(() => executionPolicyStatements(stack, "hnb659fds", ["AWS::DynamoDB::Table"])).toThrow("no execution permissions for resource type AWS::DynamoDB::Table: add its entry to infra/execution-policy.ts");
   });
 
   it("limits IAM to the service stacks' role names, with no managed-policy attachment and no other service's roles", () => {
     const statements = policyOf(Template.fromStack(identity()));
-    const role = (pattern: string) => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/${pattern}`]] });
+    // enablePartitionLiterals (cdk.json): the partition of a stack with a known region is written out.
+    const role = (pattern: string) => `arn:aws:iam::123456789012:role/${pattern}`;
     for (const statement of statements) {
       const iam = actionsOf(statement).filter((action) => action.startsWith("iam:"));
       if (iam.length === 0) continue;
@@ -114,7 +118,28 @@ describe("the CloudFormation execution policy", () => {
     ].sort();
     const passRole = policyOf(Template.fromStack(identity())).find((statement) => statement.Sid === "PassServiceRoles")!;
     expect(passRole.Condition).toEqual({ StringEquals: { "iam:PassedToService": trusted } });
-    expect(trusted).toEqual(["ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "vpc-flow-logs.amazonaws.com"]);
+    expect(trusted).toEqual(["ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com", "vpc-flow-logs.amazonaws.com"]);
+  });
+
+  it("limits Lambda to the functions CloudFormation names for the service stacks, their code to the bootstrap's assets bucket", () => {
+    const functions = templates.flatMap((template) => template.resources).filter((resource) => resource.Type === "AWS::Lambda::Function");
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      // No FunctionName: CloudFormation's <stack name>-<logical id, truncated>-<suffix>.
+      expect(fn.Properties?.FunctionName, "CloudFormation names it").toBeUndefined();
+      expect(fn.Properties?.Code).toEqual({ S3Bucket: { "Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-eu-west-1" }, S3Key: expect.stringMatching(/^[0-9a-f]{64}\.zip$/) as unknown });
+    }
+    expect(`${serviceStackName("production")}-CustomVpcRestrictDefaultSG-Ab12Cd34Ef56`.startsWith(SERVICE_FUNCTION_NAME_PATTERN.replace("*", ""))).toBe(true);
+    // Every custom resource is served by one of those functions (its ServiceToken), which CloudFormation invokes.
+    const custom = templates.flatMap((template) => template.resources).filter((resource) => resource.Type.startsWith("Custom::"));
+    expect(custom.length).toBeGreaterThan(0);
+    for (const resource of custom) expect(resource.Properties?.ServiceToken).toEqual({ "Fn::GetAtt": [expect.stringMatching(/Handler/), "Arn"] });
+    const statements = policyOf(Template.fromStack(identity()));
+    const lambda = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith("lambda:")));
+    expect(lambda.map((statement) => [statement.Sid, statement.Resource])).toEqual([["ServiceFunctions", `arn:aws:lambda:eu-west-1:123456789012:function:${SERVICE_FUNCTION_NAME_PATTERN}`]]);
+    expect(actionsOf(lambda[0]!)).toContain("lambda:InvokeFunction");
+    const assets = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith("s3:") && statement.Sid !== "ServiceBuckets"));
+    expect(assets).toEqual([{ Sid: "BootstrapAssets", Effect: "Allow", Action: ASSET_READ_ACTIONS, Resource: "arn:aws:s3:::cdk-hnb659fds-assets-123456789012-eu-west-1/*" }]);
   });
 
   it("grants nothing for the identity stack's own types: a provision cannot change the trust root", () => {
@@ -129,7 +154,7 @@ describe("the CloudFormation execution policy", () => {
     expect([artifact.assumeRoleArn, artifact.cloudFormationExecutionRoleArn]).toEqual([undefined, undefined]);
     expect(Template.fromStack(stack).toJSON()).not.toHaveProperty(["Parameters", "BootstrapVersion"]);
     // (a service stack goes through both bootstrap roles)
-    const service = new ServiceStack(new App(), serviceStackName("staging"), { settings: validateEnvironment("staging", staging, DEFAULTS), env: { region: "eu-west-1" } });
+    const service = new ServiceStack(cdkApp(), serviceStackName("staging"), { settings: validateEnvironment("staging", staging, DEFAULTS), env: { region: "eu-west-1" } });
     const serviceArtifact = (service.node.root as App).synth().getStackByName(service.stackName);
     expect(serviceArtifact.cloudFormationExecutionRoleArn).toContain("cdk-hnb659fds-cfn-exec-role-");
   });
@@ -169,7 +194,7 @@ describe.skipIf(motoMissing)("the identity stack, created by moto's CloudFormati
     const { Policy } = iam("get-policy", "--policy-arn", policyArn);
     const { PolicyVersion } = iam("get-policy-version", "--policy-arn", policyArn, "--version-id", String(Policy!.DefaultVersionId));
     const stored = (typeof PolicyVersion!.Document === "string" ? JSON.parse(decodeURIComponent(PolicyVersion!.Document)) : PolicyVersion!.Document) as { Statement: Statement[] };
-    expect(stored.Statement.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
+    expect(stored.Statement.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "ServiceFunctions", "BootstrapAssets", "PassServiceRoles", "ServiceLinkedRoles"]);
     expect(stored.Statement[1]!.Resource).toEqual(SERVICE_ROLE_NAME_PATTERNS.map((pattern) => `arn:aws:iam::123456789012:role/${pattern}`));
 
     const roleName = (output: string) => created.outputs[output]!.split("/").at(-1)!;

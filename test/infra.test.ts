@@ -320,7 +320,8 @@ describe("GitHub Actions identity stack", () => {
 
   it("lets the plan role assume only the CDK lookup role, and each provision role only the deploy, file-publishing and lookup roles", () => {
     const template = synth();
-    const bootstrapRole = (kind: string, qualifier = "hnb659fds") => ({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:iam::123456789012:role/cdk-${qualifier}-${kind}-role-123456789012-eu-west-1`]] });
+    // enablePartitionLiterals (cdk.json): the partition of a stack in a known region is written out, not Ref AWS::Partition.
+    const bootstrapRole = (kind: string, qualifier = "hnb659fds") => `arn:aws:iam::123456789012:role/cdk-${qualifier}-${kind}-role-123456789012-eu-west-1`;
     expect(statementsOf(template, "PlanRole")).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: bootstrapRole("lookup") }]);
     for (const role of ["ProvisionRoleStaging", "ProvisionRoleProduction"]) {
       expect(statementsOf(template, role), role).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: ["deploy", "file-publishing", "lookup"].map((kind) => bootstrapRole(kind)) }]);
