@@ -29,6 +29,7 @@
 import type { Stack } from "aws-cdk-lib";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { APP_NAME, serviceStackName } from "../dagger/src/deploy/names.js";
+import { permissionsBoundaryArn } from "./permissions-boundary.js";
 
 /** What one resource type needs. */
 export interface TypePermissions {
@@ -198,7 +199,10 @@ export const EXECUTION_PERMISSIONS: Record<string, TypePermissions> = {
   "AWS::S3::BucketPolicy": { actions: ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"] },
   // The task, execution, traffic-shift and flow-log roles, with inline policies only (no managed policy is attached:
   // iam:AttachRolePolicy is not granted, so no AWS managed policy such as AdministratorAccess can be attached).
-  "AWS::IAM::Role": { actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
+  // iam:PutRolePermissionsBoundary: CloudFormation sets the boundary on a role created before it (its update handler).
+  "AWS::IAM::Role": {
+    actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary", ...IAM_ROLE_READ],
+  },
   "AWS::IAM::Policy": { actions: ["iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
 };
 
@@ -208,6 +212,22 @@ export const SERVICE_ROLE_NAME_PATTERNS = [`${APP_NAME}-*`, `${serviceStackName(
 export const SERVICE_BUCKET_NAME_PATTERN = `${serviceStackName("").toLowerCase()}*`;
 
 const unique = (values: string[]) => [...new Set(values)].sort();
+
+/**
+ * The IAM calls that give a role permissions or set its boundary: granted only with the condition that the role carries
+ * the service roles' permissions boundary (./permissions-boundary.ts; the `iam:PermissionsBoundary` key is the boundary
+ * in the request for CreateRole and PutRolePermissionsBoundary, the role's own for PutRolePolicy and AttachRolePolicy).
+ * Without it, a template merged to main could create a role with any policy and pass it to a task: IAM does not check
+ * that the creator holds what it writes. iam:DeleteRolePermissionsBoundary is never granted.
+ */
+export const BOUNDED_ROLE_ACTIONS = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"];
+
+/** The statement of the bounded IAM calls among `iam` (none: no statement), on `roles`. */
+function boundedRoleStatements(stack: Stack, iam: string[], roles: string[]): PolicyStatement[] {
+  const bounded = iam.filter((action) => BOUNDED_ROLE_ACTIONS.includes(action));
+  if (bounded.length === 0) return [];
+  return [new PolicyStatement({ sid: "BoundedServiceRoles", effect: Effect.ALLOW, actions: bounded, resources: roles, conditions: { StringEquals: { "iam:PermissionsBoundary": permissionsBoundaryArn(stack) } } })];
+}
 
 /** The execution policy's statements for the resource types `types` (normally: every key of EXECUTION_PERMISSIONS). */
 export function executionPolicyStatements(stack: Stack, types: string[] = Object.keys(EXECUTION_PERMISSIONS)): PolicyStatement[] {
@@ -222,12 +242,13 @@ export function executionPolicyStatements(stack: Stack, types: string[] = Object
     new PolicyStatement({ sid, effect: Effect.ALLOW, actions: statementActions, resources, ...(conditions ? { conditions } : {}) });
   const passedTo = unique(entries.flatMap((entry) => entry.passRoleTo ?? []));
   const linkedTo = unique(entries.flatMap((entry) => entry.serviceLinkedRoles ?? []));
-  const iam = actions.filter((action) => action.startsWith("iam:"));
+  const iam = actions.filter((action) => action.startsWith("iam:") && !BOUNDED_ROLE_ACTIONS.includes(action));
   const s3 = actions.filter((action) => action.startsWith("s3:"));
-  const rest = actions.filter((action) => !iam.includes(action) && !s3.includes(action));
+  const rest = actions.filter((action) => !action.startsWith("iam:") && !s3.includes(action));
   return [
     ...(rest.length ? [statement("ServiceResources", rest, ["*"])] : []),
     ...(iam.length ? [statement("ServiceRoles", iam, roles)] : []),
+    ...boundedRoleStatements(stack, actions, roles),
     ...(s3.length ? [statement("ServiceBuckets", s3, [`arn:${stack.partition}:s3:::${SERVICE_BUCKET_NAME_PATTERN}`])] : []),
     ...(passedTo.length ? [statement("PassServiceRoles", ["iam:PassRole"], roles, { StringEquals: { "iam:PassedToService": passedTo } })] : []),
     ...(linkedTo.length

@@ -8,6 +8,7 @@ import { type IdentitySettings } from "./config.js";
 import { ASSUMABLE_BOOTSTRAP_ROLES, assumeBootstrapRoles } from "./cdk-bootstrap-roles.js";
 import { deployStatements } from "./deploy-permissions.js";
 import { executionPolicyStatements } from "./execution-policy.js";
+import { boundaryStatements, createPermissionsBoundary } from "./permissions-boundary.js";
 import { acknowledge, acknowledgeWildcards } from "./nag.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
@@ -100,6 +101,8 @@ export class GithubActionsIdentityStack extends Stack {
   readonly provisionRoles: Record<string, Role> = {};
   /** What CloudFormation may do for a service stack (`cdk bootstrap --cloudformation-execution-policies`). */
   executionPolicy!: ManagedPolicy;
+  /** The boundary of every role a service stack creates (`hono-ecr-service-boundary`). */
+  permissionsBoundary!: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: GithubActionsIdentityStackProps) {
     super(scope, id, { synthesizer: new CliCredentialsStackSynthesizer(), ...props });
@@ -231,5 +234,17 @@ export class GithubActionsIdentityStack extends Stack {
       acknowledge(this.executionPolicy, `AwsSolutions-IAM5[Action::${action}]`, "read-only Describe calls of EC2 and Elastic Load Balancing, which take no resource-level permission and which the VPC, load balancer and ECS service handlers read with");
     }
     new CfnOutput(this, "CloudFormationExecutionPolicyArn", { value: this.executionPolicy.managedPolicyArn, description: "cdk bootstrap --cloudformation-execution-policies (bootstrap passes it)" });
+    this.addPermissionsBoundary(settings);
+  }
+
+  /**
+   * The permissions boundary of every service-stack role (./permissions-boundary.ts), which the execution policy
+   * requires on any role it creates or widens; named, so the service stacks refer to it by ARN.
+   */
+  private addPermissionsBoundary(settings: IdentitySettings): void {
+    this.permissionsBoundary = createPermissionsBoundary(this, settings.ecrRepository);
+    const resources = boundaryStatements(this, settings.ecrRepository).flatMap((statement) => statement.resources);
+    acknowledgeWildcards(this.permissionsBoundary, resources, "a boundary only caps what the service stacks' roles may do: the actions are the few those roles use, on * where the resources are named by CloudFormation (infra/permissions-boundary.ts)");
+    new CfnOutput(this, "PermissionsBoundaryArn", { value: this.permissionsBoundary.managedPolicyArn, description: "Permissions boundary of the service stacks' roles (the execution policy requires it)" });
   }
 }
