@@ -67,7 +67,7 @@ describe("the CloudFormation execution policy", () => {
     const stack = identity();
     const expected: Statement[] = executionPolicyStatements(stack).map((statement) => Stack.of(stack).resolve(statement.toStatementJson()) as Statement);
     expect(policyOf(Template.fromStack(stack))).toEqual(expected);
-    expect(expected.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
+    expect(expected.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "BoundedServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
     // IAM's limit for a managed policy: 6,144 characters without whitespace (ARNs resolved for a 12-digit account).
     const resolved = JSON.stringify(expected).replace(/\{"Fn::Join":\["",\[(.*?)\]\]\}/g, (_, parts: string) => `"${parts.replace(/\{"Ref":"AWS::Partition"\}/g, "aws").replace(/[",]/g, "")}"`);
     expect(resolved.length).toBeLessThan(6144);
@@ -88,7 +88,7 @@ describe("the CloudFormation execution policy", () => {
       }
     }
     const all = statements.flatMap(actionsOf);
-    for (const forbidden of ["iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:CreateUser", "iam:CreateOpenIDConnectProvider", "iam:PutRolePermissionsBoundary", "sts:AssumeRole", "kms:Decrypt"]) expect(all).not.toContain(forbidden);
+    for (const forbidden of ["iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:CreateUser", "iam:CreateOpenIDConnectProvider", "iam:DeleteRolePermissionsBoundary", "sts:AssumeRole", "kms:Decrypt"]) expect(all).not.toContain(forbidden);
     // No service-wide wildcard: only the read-only Describe families carry a *.
     expect(all.filter((action) => action.includes("*"))).toEqual(["ec2:Describe*", "elasticloadbalancing:Describe*"]);
     // Nothing of IAM, S3 or STS on "*".
@@ -169,7 +169,7 @@ describe.skipIf(motoMissing)("the identity stack, created by moto's CloudFormati
     const { Policy } = iam("get-policy", "--policy-arn", policyArn);
     const { PolicyVersion } = iam("get-policy-version", "--policy-arn", policyArn, "--version-id", String(Policy!.DefaultVersionId));
     const stored = (typeof PolicyVersion!.Document === "string" ? JSON.parse(decodeURIComponent(PolicyVersion!.Document)) : PolicyVersion!.Document) as { Statement: Statement[] };
-    expect(stored.Statement.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
+    expect(stored.Statement.map((statement) => statement.Sid)).toEqual(["ServiceResources", "ServiceRoles", "BoundedServiceRoles", "ServiceBuckets", "PassServiceRoles", "ServiceLinkedRoles"]);
     expect(stored.Statement[1]!.Resource).toEqual(SERVICE_ROLE_NAME_PATTERNS.map((pattern) => `arn:aws:iam::123456789012:role/${pattern}`));
 
     const roleName = (output: string) => created.outputs[output]!.split("/").at(-1)!;
