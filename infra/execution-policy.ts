@@ -33,6 +33,7 @@ import { bootstrapAssetsBucketName } from "./cdk-bootstrap-roles.js";
 
 /** What reading a Lambda's code from the bootstrap's assets bucket takes (the object, by version when versioned). */
 export const ASSET_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"];
+import { permissionsBoundaryArn } from "./permissions-boundary.js";
 
 /** What one resource type needs. */
 export interface TypePermissions {
@@ -204,7 +205,10 @@ export const EXECUTION_PERMISSIONS: Record<string, TypePermissions> = {
   "AWS::S3::BucketPolicy": { actions: ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"] },
   // The task, execution, traffic-shift and flow-log roles, with inline policies only (no managed policy is attached:
   // iam:AttachRolePolicy is not granted, so no AWS managed policy such as AdministratorAccess can be attached).
-  "AWS::IAM::Role": { actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
+  // iam:PutRolePermissionsBoundary: CloudFormation sets the boundary on a role created before it (its update handler).
+  "AWS::IAM::Role": {
+    actions: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary", ...IAM_ROLE_READ],
+  },
   "AWS::IAM::Policy": { actions: ["iam:PutRolePolicy", "iam:DeleteRolePolicy", ...IAM_ROLE_READ] },
   // The Lambda of CDK's custom resource that closes the VPC's default security group (infra/default-security-group.ts):
   // code from the bootstrap's assets bucket (CreateFunction and UpdateFunctionCode read the object with the caller's
@@ -253,6 +257,35 @@ export const SERVICE_BUCKET_NAME_PATTERN = `${serviceStackName("").toLowerCase()
 const unique = (values: string[]) => [...new Set(values)].sort();
 
 /**
+ * The IAM calls that give a role permissions or set its boundary: granted only with the condition that the role carries
+ * the service roles' permissions boundary (./permissions-boundary.ts; the `iam:PermissionsBoundary` key is the boundary
+ * in the request for CreateRole and PutRolePermissionsBoundary, the role's own for PutRolePolicy and AttachRolePolicy).
+ * Without it, a template merged to main could create a role with any policy and pass it to a task: IAM does not check
+ * that the creator holds what it writes. iam:DeleteRolePermissionsBoundary is never granted.
+ */
+export const BOUNDED_ROLE_ACTIONS = ["iam:AttachRolePolicy", "iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"];
+
+/** The statement of the bounded IAM calls among `iam` (none: no statement), on `roles`. */
+function boundedRoleStatements(stack: Stack, iam: string[], roles: string[]): PolicyStatement[] {
+  const bounded = iam.filter((action) => BOUNDED_ROLE_ACTIONS.includes(action));
+  if (bounded.length === 0) return [];
+  return [new PolicyStatement({ sid: "BoundedServiceRoles", effect: Effect.ALLOW, actions: bounded, resources: roles, conditions: { StringEquals: { "iam:PermissionsBoundary": permissionsBoundaryArn(stack) } } })];
+}
+
+/** The statements about IAM (the service roles, their boundary, passing them, service-linked roles). */
+export const IAM_STATEMENT_SIDS = ["ServiceRoles", "BoundedServiceRoles", "PassServiceRoles", "ServiceLinkedRoles"];
+
+/**
+ * The execution policy's statements as its two managed policies: the resources, then IAM. One managed policy may hold
+ * 6,144 characters (IAM quotas), and both halves together are above it; `cdk bootstrap --cloudformation-execution-policies`
+ * takes a comma-separated list.
+ */
+export function executionPolicyDocuments(statements: PolicyStatement[]): [PolicyStatement[], PolicyStatement[]] {
+  const isIam = (statement: PolicyStatement) => IAM_STATEMENT_SIDS.includes(statement.sid ?? "");
+  return [statements.filter((statement) => !isIam(statement)), statements.filter(isIam)];
+}
+
+/**
  * The execution policy's statements for the resource types `types` (normally: every key of EXECUTION_PERMISSIONS), in
  * the account and region of `stack`, whose `cdk bootstrap` has the qualifier `qualifier` (its assets bucket).
  */
@@ -268,14 +301,15 @@ export function executionPolicyStatements(stack: Stack, qualifier: string, types
     new PolicyStatement({ sid, effect: Effect.ALLOW, actions: statementActions, resources, ...(conditions ? { conditions } : {}) });
   const passedTo = unique(entries.flatMap((entry) => entry.passRoleTo ?? []));
   const linkedTo = unique(entries.flatMap((entry) => entry.serviceLinkedRoles ?? []));
-  const iam = actions.filter((action) => action.startsWith("iam:"));
+  const iam = actions.filter((action) => action.startsWith("iam:") && !BOUNDED_ROLE_ACTIONS.includes(action));
   const s3 = actions.filter((action) => action.startsWith("s3:"));
   const lambda = actions.filter((action) => action.startsWith("lambda:"));
-  const rest = actions.filter((action) => !iam.includes(action) && !s3.includes(action) && !lambda.includes(action));
+  const rest = actions.filter((action) => !action.startsWith("iam:") && !s3.includes(action) && !lambda.includes(action));
   const functions = stack.formatArn({ service: "lambda", resource: "function", resourceName: SERVICE_FUNCTION_NAME_PATTERN, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
   return [
     ...(rest.length ? [statement("ServiceResources", rest, ["*"])] : []),
     ...(iam.length ? [statement("ServiceRoles", iam, roles)] : []),
+    ...boundedRoleStatements(stack, actions, roles),
     ...(s3.length ? [statement("ServiceBuckets", s3, [`arn:${stack.partition}:s3:::${SERVICE_BUCKET_NAME_PATTERN}`])] : []),
     ...(lambda.length ? [statement("ServiceFunctions", lambda, [functions])] : []),
     ...(entries.some((entry) => entry.readsAssets) ? [statement("BootstrapAssets", ASSET_READ_ACTIONS, [`arn:${stack.partition}:s3:::${bootstrapAssetsBucketName(stack, qualifier)}/*`])] : []),

@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Annotations, CfnOutput, CliCredentialsStackSynthesizer, Duration, Fn, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { Platform, SigningProfile } from "aws-cdk-lib/aws-signer";
 import { Effect, ManagedPolicy, OidcProviderNative, PolicyStatement, Role, WebIdentityPrincipal, type IOidcProvider } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
@@ -7,7 +7,8 @@ import { InputError } from "../dagger/src/ecr/validate.js";
 import { type IdentitySettings } from "./config.js";
 import { ASSUMABLE_BOOTSTRAP_ROLES, assumeBootstrapRoles } from "./cdk-bootstrap-roles.js";
 import { deployStatements } from "./deploy-permissions.js";
-import { executionPolicyStatements } from "./execution-policy.js";
+import { executionPolicyDocuments, executionPolicyStatements } from "./execution-policy.js";
+import { boundaryStatements, createPermissionsBoundary } from "./permissions-boundary.js";
 import { acknowledge, acknowledgeWildcards } from "./nag.js";
 import { LOGIN_ACTIONS, PUBLISH_ACTIONS, REGISTRY_ACTIONS, REGISTRY_SIGNING_ACTIONS, SIGN_ON_PUSH_ACTIONS } from "./ecr-permissions.js";
 
@@ -99,7 +100,9 @@ export class GithubActionsIdentityStack extends Stack {
   /** One per environment, by environment name: the CDK deploy, file-publishing and lookup roles only. */
   readonly provisionRoles: Record<string, Role> = {};
   /** What CloudFormation may do for a service stack (`cdk bootstrap --cloudformation-execution-policies`). */
-  executionPolicy!: ManagedPolicy;
+  executionPolicies!: ManagedPolicy[];
+  /** The boundary of every role a service stack creates (`hono-ecr-service-boundary`). */
+  permissionsBoundary!: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: GithubActionsIdentityStackProps) {
     super(scope, id, { synthesizer: new CliCredentialsStackSynthesizer(), ...props });
@@ -217,19 +220,41 @@ export class GithubActionsIdentityStack extends Stack {
       new CfnOutput(this, `${id}Arn`, { value: role.roleArn, description: `Variable AWS_PROVISION_ROLE_ARN of the GitHub environment ${environment}` });
     }
 
-    const statements = executionPolicyStatements(this, settings.cdkQualifier);
-    this.executionPolicy = new ManagedPolicy(this, "CloudFormationExecutionPolicy", {
-      description: "CloudFormation execution role of cdk bootstrap: what a service stack's deploy may do (infra/execution-policy.ts)",
-      statements,
+    const [resourceStatements, iamStatements] = executionPolicyDocuments(executionPolicyStatements(this, settings.cdkQualifier));
+    const documents = [
+      { id: "CloudFormationExecutionPolicy", what: "the resources", statements: resourceStatements },
+      { id: "CloudFormationExecutionRolesPolicy", what: "IAM: the service roles, only with their boundary", statements: iamStatements },
+    ];
+    this.executionPolicies = documents.map(({ id, what, statements }) => {
+      const policy = new ManagedPolicy(this, id, {
+        description: `CloudFormation execution role of cdk bootstrap: what a service stack's deploy may do, ${what} (infra/execution-policy.ts)`,
+        statements,
+      });
+      acknowledgeWildcards(
+        policy,
+        statements.flatMap((statement) => statement.resources),
+        "CloudFormation creates these resources under names it generates: * where the create calls take no resource-level permission, the service stacks' name prefixes for IAM roles and S3 buckets (infra/execution-policy.ts)",
+      );
+      for (const action of statements.flatMap((statement) => statement.actions).filter((candidate) => candidate.includes("*"))) {
+        acknowledge(policy, `AwsSolutions-IAM5[Action::${action}]`, "read-only Describe calls of EC2 and Elastic Load Balancing, which take no resource-level permission and which the VPC, load balancer and ECS service handlers read with");
+      }
+      return policy;
     });
-    acknowledgeWildcards(
-      this.executionPolicy,
-      statements.flatMap((statement) => statement.resources),
-      "CloudFormation creates these resources under names it generates: * where the create calls take no resource-level permission, the service stacks' name prefixes for IAM roles and S3 buckets (infra/execution-policy.ts)",
-    );
-    for (const action of statements.flatMap((statement) => statement.actions).filter((candidate) => candidate.includes("*"))) {
-      acknowledge(this.executionPolicy, `AwsSolutions-IAM5[Action::${action}]`, "read-only Describe calls of EC2 and Elastic Load Balancing, which take no resource-level permission and which the VPC, load balancer and ECS service handlers read with");
-    }
-    new CfnOutput(this, "CloudFormationExecutionPolicyArn", { value: this.executionPolicy.managedPolicyArn, description: "cdk bootstrap --cloudformation-execution-policies (bootstrap passes it)" });
+    new CfnOutput(this, "CloudFormationExecutionPolicyArn", {
+      value: Fn.join(",", this.executionPolicies.map((policy) => policy.managedPolicyArn)),
+      description: "cdk bootstrap --cloudformation-execution-policies (bootstrap passes it)",
+    });
+    this.addPermissionsBoundary(settings);
+  }
+
+  /**
+   * The permissions boundary of every service-stack role (./permissions-boundary.ts), which the execution policy
+   * requires on any role it creates or widens; named, so the service stacks refer to it by ARN.
+   */
+  private addPermissionsBoundary(settings: IdentitySettings): void {
+    this.permissionsBoundary = createPermissionsBoundary(this, settings.ecrRepository);
+    const resources = boundaryStatements(this, settings.ecrRepository).flatMap((statement) => statement.resources);
+    acknowledgeWildcards(this.permissionsBoundary, resources, "a boundary only caps what the service stacks' roles may do: the actions are the few those roles use, on * where the resources are named by CloudFormation (infra/permissions-boundary.ts)");
+    new CfnOutput(this, "PermissionsBoundaryArn", { value: this.permissionsBoundary.managedPolicyArn, description: "Permissions boundary of the service stacks' roles (the execution policy requires it)" });
   }
 }

@@ -52,6 +52,7 @@ import { HEALTHCHECK_COMMAND, RUNTIME_USER, SERVICE_PORT } from "../dagger/src/v
 import { ALB_IDLE_TIMEOUT_SECONDS, SUBNET_MASKS, type EnvironmentSettings } from "./environments.js";
 import { acknowledge } from "./nag.js";
 import { confineProviderLogs, dropRedundantProviderDependency } from "./default-security-group.js";
+import { applyPermissionsBoundary } from "./permissions-boundary.js";
 import { ServiceMonitoring } from "./service-monitoring.js";
 
 /** The stack's settings plus the usual stack props. */
@@ -88,6 +89,9 @@ export class ServiceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
+    // Every role of the stack (the custom resource's included) within the service roles' boundary: the execution
+    // policy lets CloudFormation create or widen a role only with it (infra/permissions-boundary.ts).
+    applyPermissionsBoundary(this);
     const { settings } = props;
     this.azCount = "existingVpcId" in settings.network ? settings.network.availabilityZones.length : settings.network.maxAzs;
 

@@ -50,10 +50,12 @@ describe("cdk synth (the real CLI, offline)", () => {
     const templates = readdirSync(out).filter((file) => file.endsWith(".template.json")).sort();
     expect(templates).toEqual(["GithubActionsEcrIdentity", ...Object.keys(ENVIRONMENTS).map(serviceStackName)].sort().map((stack) => `${stack}.template.json`));
     // The OIDC provider, a role with its policy for publish, registry set-up, pull requests' plans and each environment's
-    // deploys and provisions, the execution policy, the signing profile.
+    // deploys and provisions, the two execution policies and the service roles' permissions boundary, the signing profile.
     const roles = 3 + 2 * Object.keys(ENVIRONMENTS).length;
     expect(Object.values(templateOf("GithubActionsEcrIdentity").Resources).map((resource) => resource.Type).sort()).toEqual([
       "AWS::CDK::Metadata",
+      "AWS::IAM::ManagedPolicy",
+      "AWS::IAM::ManagedPolicy",
       "AWS::IAM::ManagedPolicy",
       "AWS::IAM::OIDCProvider",
       ...Array<string>(roles).fill("AWS::IAM::Policy"),

@@ -360,6 +360,7 @@ describe("GitHub Actions identity stack", () => {
       "DeployRoleProductionArn",
       "DeployRoleStagingArn",
       "EcrRepositoryName",
+      "PermissionsBoundaryArn",
       "PlanRoleArn",
       "ProvisionRoleProductionArn",
       "ProvisionRoleStagingArn",
