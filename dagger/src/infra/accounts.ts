@@ -3,7 +3,7 @@
  * makes (STS AssumeRole), and CloudFormation stacks as DescribeStacks shows them. Each call fails with one line
  * (../aws-errors.ts).
  */
-import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, type Stack } from "@aws-sdk/client-cloudformation";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { AwsError, awsCall, translateAwsError, type CallContext } from "../aws-errors.js";
 import { MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
@@ -85,6 +85,14 @@ export async function describeStack(client: CloudFormationClient, region: string
     outputs: (stack.Outputs ?? []).map((output) => ({ key: output.OutputKey ?? "", value: output.OutputValue ?? "", description: output.Description ?? "" })),
     parameters: Object.fromEntries((stack.Parameters ?? []).map((parameter) => [parameter.ParameterKey ?? "", parameter.ResolvedValue ?? parameter.ParameterValue ?? ""])),
   };
+}
+
+/** The template the stack `name` was last deployed with, as cdk deployed it (GetTemplate, stage Original: the JSON text). */
+export async function deployedTemplate(client: CloudFormationClient, region: string, name: string): Promise<string> {
+  const context = { region, resource: `stack ${name}` };
+  const response = await awsCall("cloudformation:GetTemplate", context, () => client.send(new GetTemplateCommand({ StackName: name, TemplateStage: "Original" })));
+  if (!response?.TemplateBody) throw new AwsError(`CloudFormation returned no template for stack ${name} in ${region}`);
+  return response.TemplateBody;
 }
 
 /** The value of output `key`, if the stack has it. */
