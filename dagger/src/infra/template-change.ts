@@ -34,7 +34,7 @@ function references(template: Template, value: unknown, found = new Set<string>(
       else if (key === "Fn::GetAtt") named(String(Array.isArray(inner) ? inner[0] : String(inner).split(".")[0]));
       else if (key === "Fn::Sub") {
         const text = Array.isArray(inner) ? String(inner[0]) : String(inner);
-        for (const match of text.matchAll(/\$\{([^!}][^}.]*)[^}]*\}/g)) if (!(Array.isArray(inner) && match[1] in (inner[1] ?? {}))) named(match[1]);
+        for (const [, name = ""] of text.matchAll(/\$\{([^!}][^}.]*)[^}]*\}/g)) if (!(Array.isArray(inner) && name in (inner[1] ?? {}))) named(name);
       } else if (key === "Fn::FindInMap" && Array.isArray(inner)) found.add(`Mappings/${String(inner[0])}`);
       else if ((key === "Condition" && typeof inner === "string") || (key === "Fn::If" && Array.isArray(inner))) found.add(`Conditions/${String(key === "Condition" ? inner : (inner as unknown[])[0])}`);
       references(template, inner, found);
