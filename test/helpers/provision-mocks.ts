@@ -3,14 +3,15 @@
  * own client classes) beside ./ecs-mocks.ts's ECS/ELBv2/ECR, and a resolver that answers the cdk commands the
  * functions run (their output, the synthesized template) and records their arguments.
  */
-import { CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { DescribeStacksCommand, GetTemplateCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { cloudformation } from "./ecs-mocks.js";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Answer, Step } from "./fake-engine.js";
 import { stepsNamed } from "./plan.js";
 
 export const sts = mockClient(STSClient);
-export const cloudformation = mockClient(CloudFormationClient);
+export { cloudformation } from "./ecs-mocks.js";
 
 export const ACCOUNT = "123456789012";
 export const LOOKUP_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-eu-west-1`;
