@@ -197,8 +197,26 @@ describe("aws provision (fake engine, mocked AWS)", () => {
 
   it("says when the account is not bootstrapped (the lookup role cannot be assumed)", async () => {
     sts.on(AssumeRoleCommand).rejects(Object.assign(new Error(`User: arn:aws:iam::123456789012:user/admin is not authorized to perform: sts:AssumeRole on resource: ${LOOKUP_ROLE}`), { name: "AccessDenied" }));
-    const run = await runPlan((p) => aws(p).provision("staging", true));
+    const run = await runPlan((p) => aws(p).provision("staging", true), cdkResolver());
     expect(run.error?.message).toMatch(/^AWS denied sts:AssumeRole on role arn:aws:iam::123456789012:role\/cdk-hnb659fds-lookup-role-123456789012-eu-west-1 in eu-west-1: .*\(is the account bootstrapped in eu-west-1\? dagger call aws ... bootstrap\)$/);
     expect(cdkCommands(run.engine.calls)).toEqual([]);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ["cdkQualifier first", { cdkQualifier: "team1", "@aws-cdk/core:bootstrapQualifier": "other" }, "team1"],
+    ["else CDK's own key", { "@aws-cdk/core:bootstrapQualifier": "other" }, "other"],
+    ["else the default", {}, "hnb659fds"],
+  ])("assumes the lookup role of cdk.json's qualifier (%s), as infra/config.ts reads it", async (_, context, qualifier) => {
+    stacks({ [STACK]: [runningStack()] });
+    blueGreen([0, 100], "green");
+    const run = await runPlan((p) => aws(p).provision("staging", true), cdkResolver({ templates: { [STACK]: BLUE_GREEN }, cdkJson: JSON.stringify({ context }) }));
+    expect(run.error).toBeUndefined();
+    expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input.RoleArn)).toEqual([`arn:aws:iam::123456789012:role/cdk-${qualifier}-lookup-role-123456789012-eu-west-1`]);
+  });
+
+  it("a qualifier against cdk bootstrap's rule fails naming it, before any AWS call", async () => {
+    const run = await runPlan((p) => aws(p).provision("staging", true), cdkResolver({ cdkJson: JSON.stringify({ context: { cdkQualifier: "way-too-long-1" } }) }));
+    expect(run.error?.message).toContain('cdk.json context cdkQualifier="way-too-long-1" is not a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -');
+    expect(awsCalls()).toBe(0);
   });
 });

@@ -95,14 +95,16 @@ export const cdkCommands = (chains: Step[][]): string[][] => {
 
 /**
  * Answers the cdk commands: `stdout` of an exec whose cdk subcommand (and, for deploy, stack) matches a key of
- * `outputs` (`deploy`, `deploy GithubActionsEcrIdentity`, `diff`, `bootstrap`), and `contents` of a template file.
+ * `outputs` (`deploy`, `deploy GithubActionsEcrIdentity`, `diff`, `bootstrap`), and `contents` of a template file or of
+ * the source's cdk.json (`cdkJson`, by default one without context).
  */
-export function cdkResolver(answers: { templates?: Record<string, string>; outputs?: Record<string, string> }): (chain: Step[]) => Answer | undefined {
+export function cdkResolver(answers: { templates?: Record<string, string>; outputs?: Record<string, string>; cdkJson?: string } = {}): (chain: Step[]) => Answer | undefined {
   return (chain) => {
     const leaf = chain.at(-1)!;
     const exec = stepsNamed(chain, "withExec").at(-1)?.args.args as string[] | undefined;
     if (leaf.field === "contents" && chain.at(-2)?.field === "file") {
       const path = String(chain.at(-2)!.args.path);
+      if (path === "cdk.json") return { value: answers.cdkJson ?? JSON.stringify({ app: "npx tsx infra/app.ts", context: {} }) };
       const found = Object.entries(answers.templates ?? {}).find(([stack]) => path === `infra/cdk.out/${stack}.template.json`);
       return found ? { value: found[1] } : undefined;
     }

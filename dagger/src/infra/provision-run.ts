@@ -16,7 +16,7 @@ import { AwsError } from "../aws-errors.js";
 import { createDeployClients, realRuntime, type ServiceTarget } from "../deploy/ecs.js";
 import { APP_NAME, serviceStackName } from "../deploy/names.js";
 import type { AwsCredentials } from "../ecr/registry.js";
-import { assumeLookupRole, callerIdentity, createCloudFormationClient, createStsClient, deployedTemplate } from "./accounts.js";
+import { assumeLookupRole, callerIdentity, cdkQualifier, createCloudFormationClient, createStsClient, deployedTemplate } from "./accounts.js";
 import { CDK_OUT, cdkContainer, runCdk, unchanged, type CdkCredentials } from "./cdk.js";
 import { checkTrafficAfter, chooseImage, IMAGE_PARAMETER, liveState, liveWeights, parameterArgs, refuseUnderWay, stackParameters, templateFacts, trafficLines, underWay } from "./provision.js";
 import { templateChange, type TemplateChange } from "./template-change.js";
@@ -36,8 +36,10 @@ const DEPLOY_TAIL_LINES = 15;
 /** Plans (`plan`) or provisions the environment's stack; resolves with the report. */
 export async function provisionEnvironment(setting: ProvisionSetting, target: ServiceTarget, options: { plan: boolean; image?: ProvisionImage }): Promise<string> {
   const stack = serviceStackName(target.environment);
+  // The lookup role of the qualifier the stacks are synthesized with (cdk.json, as infra/config.ts reads it).
+  const qualifier = cdkQualifier(await setting.source.file("cdk.json").contents());
   const sts = createStsClient(setting.region, setting.credentials);
-  const lookup = await assumeLookupRole(sts, setting.region, await callerIdentity(sts, setting.region));
+  const lookup = await assumeLookupRole(sts, setting.region, await callerIdentity(sts, setting.region), qualifier);
   const runtime = realRuntime(createDeployClients(setting.region, lookup));
   const cloudformation = createCloudFormationClient(setting.region, lookup);
   const live = await liveState(cloudformation, runtime, target);
