@@ -6,7 +6,7 @@
 import type { Stack } from "aws-cdk-lib";
 import { ArnFormat } from "aws-cdk-lib";
 import { Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { clusterName, ECS_SERVICE_NAME, executionRoleName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
+import { clusterName, ECS_SERVICE_NAME, executionRoleName, serviceStackName, taskFamily, taskRoleName } from "../dagger/src/deploy/names.js";
 
 /** On the environment's ECS service: read it (deployments, events) and point it at a revision. */
 export const SERVICE_ACTIONS = ["ecs:DescribeServices", "ecs:UpdateService"];
@@ -56,6 +56,8 @@ export const SIGNING_CONFIGURATION_ACTIONS = ["ecr:GetSigningConfiguration"];
  * resource.
  */
 export const ENHANCED_SCAN_ACTIONS = ["inspector2:ListFindings", "inspector2:ListCoverage"];
+/** See whether the environment's stack is being changed (deploy refuses while it is *_IN_PROGRESS): on that stack only. */
+export const STACK_READ_ACTIONS = ["cloudformation:DescribeStacks"];
 /** Hand the environment's two task roles to ECS with a new revision. */
 export const PASS_ROLE_ACTIONS = ["iam:PassRole"];
 
@@ -75,6 +77,7 @@ export const DEPLOY_ACTIONS = [
     ...SIGNING_CONFIGURATION_ACTIONS,
     ...ENHANCED_SCAN_ACTIONS,
     ...PASS_ROLE_ACTIONS,
+    ...STACK_READ_ACTIONS,
   ]),
 ];
 
@@ -97,6 +100,7 @@ export function deployStatements(stack: Stack, environment: string, ecrRepositor
     statement(LOAD_BALANCER_READ_ACTIONS, ["*"]),
     statement([...IMAGE_READ_ACTIONS, ...RETAG_ACTIONS], [stack.formatArn({ service: "ecr", resource: "repository", resourceName: ecrRepository })]),
     statement([...SIGNING_CONFIGURATION_ACTIONS, ...ENHANCED_SCAN_ACTIONS], ["*"]),
+    statement(STACK_READ_ACTIONS, [arn("cloudformation", "stack", `${serviceStackName(environment)}/*`)]),
     statement(
       PASS_ROLE_ACTIONS,
       [taskRoleName(environment), executionRoleName(environment)].map((name) => stack.formatArn({ service: "iam", region: "", resource: "role", resourceName: name })),

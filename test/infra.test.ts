@@ -301,6 +301,8 @@ describe("GitHub Actions identity stack", () => {
       { Action: "ecs:DescribeTasks", Effect: "Allow", Resource: ecsArn("task/hono-ecr-service-staging/*") },
       // Re-tagging (deployed-<env>, rollback-<env>) in its repository and nothing more: no layer upload, no delete.
       { Action: sorted(IMAGE_READ_ACTIONS, RETAG_ACTIONS), Effect: "Allow", Resource: REPOSITORY_ARN },
+      // Whether provision is changing the environment's stack (deploy refuses then): that stack only.
+      { Action: "cloudformation:DescribeStacks", Effect: "Allow", Resource: "arn:aws:cloudformation:eu-west-1:123456789012:stack/HonoService-staging/*" },
       {
         Action: "iam:PassRole",
         Effect: "Allow",

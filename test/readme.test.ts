@@ -93,7 +93,7 @@ describe("README", () => {
     expect(actions(rows[2])).toEqual(PUBLISH_ACTIONS);
     expect(actions(rows[3])).toEqual(REGISTRY_SIGNING_ACTIONS);
     expect(actions(rows[4])).toEqual(REGISTRY_ACTIONS);
-    const deployActions = rows.slice(5).flatMap((row) => [...(row[1] ?? "").matchAll(/`((?:ecs|ecr|elasticloadbalancing|iam|inspector2):\w+)`/g)].map((match) => match[1]));
+    const deployActions = rows.slice(5).flatMap((row) => [...(row[1] ?? "").matchAll(/`((?:ecs|ecr|elasticloadbalancing|iam|inspector2|cloudformation):\w+)`/g)].map((match) => match[1]));
     expect([...new Set(deployActions)].sort()).toEqual([...DEPLOY_ACTIONS].sort());
   });
 

@@ -184,8 +184,11 @@ describe("workflow structure", () => {
       const job = ci.jobs[`provision-${environment}`]!;
       expect(job.if, environment).toBe("needs.publish.outputs.digest != ''");
       expect(job.environment, environment).toEqual({ name: environment });
-      // A group of its own, never cancelled midway: queued in the deploy group it could cancel a newer run's pending deploy.
+      // A group of its own, never cancelled midway (not the deploy group: see the comment checked below).
       expect(job.concurrency, environment).toEqual({ group: `provision-${environment}`, "cancel-in-progress": false });
+      // Why not deploy-<env>'s group, and what keeps provision and deploy apart instead, stands beside it.
+      expect(text("ci.yml")).toContain("could cancel the newest run's pending provision");
+      expect(text("ci.yml")).toContain("deploy\n    # refuses while the stack is *_IN_PROGRESS");
       expect(job.steps.map((step) => actionOf(step.uses) ?? "run"), environment).toEqual([
         "actions/checkout",
         "dagger/dagger-for-github",

@@ -1,6 +1,7 @@
 // deploy, rollback and status where moto cannot go: rollouts that progress, fail, get rolled back by the circuit
 // breaker or an alarm, or outlast the timeout (aws-sdk-client-mock, mocked ECS/ELB/ECR clients), with a fake clock and
 // the /version check against a real loopback HTTP server.
+import { DescribeStacksCommand, type StackStatus } from "@aws-sdk/client-cloudformation";
 import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, DescribeImageSigningStatusCommand } from "@aws-sdk/client-ecr";
 import {
   DescribeServicesCommand,
@@ -26,6 +27,7 @@ import {
   afterStackUpdate,
   strandedBlueGreen,
   baseAnswers,
+  cloudformation,
   deployment,
   ecr,
   ecs,
@@ -217,6 +219,17 @@ describe("deploy: each failure names its cause and exits non-zero", () => {
     expect(changed()).toEqual({ registered: 0, updated: 0 });
   });
 
+  it.each(["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "CREATE_IN_PROGRESS"])("never races provision: the stack %s refuses deploy and rollback before anything changes", async (status) => {
+    cloudformation.on(DescribeStacksCommand, { StackName: "HonoService-staging" }).resolves({ Stacks: [{ StackName: "HonoService-staging", StackStatus: status as StackStatus, CreationTime: new Date(0) }] });
+    rollout();
+    for (const run of [() => deployRelease(testRuntime(), target, { commit: NEW_COMMIT }, options), () => rollbackRelease(testRuntime(), target, options)]) {
+      const error = (await run().catch((e: unknown) => e)) as DeployError;
+      expect(error.failure).toBe("in-progress");
+      expect(error.message).toBe(`stack HonoService-staging is ${status}: CloudFormation is changing staging (provision?). Wait for it to end before deploying; nothing was changed`);
+    }
+    expect(changed()).toEqual({ registered: 0, updated: 0 });
+  });
+
   it("an HTTPS environment without --url is refused before anything changes (the certificate names the domain)", async () => {
     elb.on(DescribeListenersCommand).resolves({ Listeners: [{ Port: 443, Protocol: "HTTPS" }, { Port: 80, Protocol: "HTTP" }] });
     rollout();
@@ -357,6 +370,7 @@ describe("the deploy role's permissions (infra/deploy-permissions.ts) are the ca
       ...ecs.calls().map((call) => iamActionOf("ecs", call.args[0])),
       ...elb.calls().map((call) => iamActionOf("elasticloadbalancing", call.args[0])),
       ...ecr.calls().flatMap((call) => iamActionsOf("ecr", call.args[0])),
+      ...cloudformation.calls().map((call) => iamActionOf("cloudformation", call.args[0])),
     ]);
 
   it("a deploy that succeeds, one the circuit breaker rolls back, a status call and a rollback after a stack update call exactly the listed actions", async () => {

@@ -5,6 +5,7 @@
 // the update, the rollback's recorded previous revision, a missing image and the wrong architecture. moto 5.2.1 has no
 // service-deployment API (ListServiceDeployments answers HTTP 500): that one call is answered "none under way" here
 // (vi.spyOn on this client only); the mocked tests follow service deployments through their stages.
+import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, ListServiceDeploymentsCommand, ListTaskDefinitionsCommand } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -55,7 +56,7 @@ describe.skipIf(motoMissing)("deploy against moto (ECS from the staging stack, E
     expect(created.status).toBe("CREATE_COMPLETE");
 
     runtime = {
-      clients: { ecs, elb: new ElasticLoadBalancingV2Client(config), ecr },
+      clients: { ecs, elb: new ElasticLoadBalancingV2Client(config), ecr, cloudformation: new CloudFormationClient(config) },
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       log: () => undefined,

@@ -31,6 +31,7 @@ import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import type { DeployRuntime } from "../../dagger/src/deploy/deploy.js";
@@ -40,6 +41,8 @@ import { FAKE_CREDENTIALS } from "./moto.js";
 export const ecs = mockClient(ECSClient);
 export const elb = mockClient(ElasticLoadBalancingV2Client);
 export const ecr = mockClient(ECRClient);
+/** CloudFormation (DescribeStacks: deploy's stack check; provision and bootstrap answer more: ./provision-mocks.ts). */
+export const cloudformation = mockClient(CloudFormationClient);
 
 export const REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 export const OLD_COMMIT = "1111111111111111111111111111111111111111";
@@ -146,6 +149,8 @@ export function baseAnswers(address: string): void {
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageTag: NEW_COMMIT }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"], imagePushedAt: NEW_PUSHED }] });
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: NEW_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: NEW_DIGEST, imageTags: [NEW_COMMIT, "latest"], imagePushedAt: NEW_PUSHED }] });
   ecr.on(DescribeImagesCommand, { imageIds: [{ imageDigest: OLD_DIGEST }] }).resolves({ imageDetails: [{ imageDigest: OLD_DIGEST, imageTags: [OLD_COMMIT], imagePushedAt: OLD_PUSHED }] });
+  // The environment's stack stands and CloudFormation is not changing it.
+  cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: "HonoService-staging", StackStatus: "UPDATE_COMPLETE", CreationTime: new Date(0) }] });
   // The service carries no freeze (a rollback's tag) unless a test says so.
   ecs.on(ListTagsForResourceCommand).resolves({ tags: [] });
   // ECR's scan of the platform image: complete, nothing serious; the release signed by the pipeline's profile.
@@ -270,6 +275,7 @@ export function useMockedDeploy(): { server: VersionServer } {
     ecs.reset();
     elb.reset();
     ecr.reset();
+    cloudformation.reset();
   });
   return state;
 }

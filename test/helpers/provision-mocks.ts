@@ -3,14 +3,15 @@
  * own client classes) beside ./ecs-mocks.ts's ECS/ELBv2/ECR, and a resolver that answers the cdk commands the
  * functions run (their output, the synthesized template) and records their arguments.
  */
-import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { DescribeStacksCommand, GetTemplateCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { cloudformation } from "./ecs-mocks.js";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Answer, Step } from "./fake-engine.js";
 import { stepsNamed } from "./plan.js";
 
 export const sts = mockClient(STSClient);
-export const cloudformation = mockClient(CloudFormationClient);
+export { cloudformation } from "./ecs-mocks.js";
 
 export const ACCOUNT = "123456789012";
 export const LOOKUP_ROLE = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ACCOUNT}-eu-west-1`;
@@ -43,9 +44,39 @@ export function stacks(answers: Record<string, (Partial<Stack> | undefined)[]>):
 export const outputs = (values: Record<string, [string, string?]>) => Object.entries(values).map(([OutputKey, [OutputValue, Description]]) => ({ OutputKey, OutputValue, ...(Description ? { Description } : {}) }));
 export const parameters = (values: Record<string, string>) => Object.entries(values).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue }));
 
-/** A synthesized service-stack template as far as provision reads it. */
-export const template = (parameterNames: string[], repository = "hono-ecr-service"): string =>
-  JSON.stringify({ Parameters: Object.fromEntries([...parameterNames, "BootstrapVersion"].map((name) => [name, { Type: "String" }])), Outputs: { EcrRepositoryName: { Value: repository } }, Resources: {} });
+/** GetTemplate answers `templates` by stack name (the template the stack was last deployed with). */
+export function deployedTemplates(templates: Record<string, string>): void {
+  cloudformation.on(GetTemplateCommand).callsFake((input: { StackName: string }) => ({ TemplateBody: templates[input.StackName] }));
+}
+
+/** What the service stack's resources are made of, as far as the tests change them. */
+export interface ResourceKnobs {
+  cpu?: string;
+  alarmThreshold?: number;
+  taskRolePolicy?: string;
+}
+
+/**
+ * A service-stack template as far as provision reads it: its parameters, its repository output, and a task definition
+ * (image from ImageDigest, role by GetAtt), a service using it, a listener rule with the weights, an alarm beside.
+ */
+export const template = (parameterNames: string[], repository = "hono-ecr-service", knobs: ResourceKnobs = {}): string =>
+  JSON.stringify({
+    Parameters: Object.fromEntries([...parameterNames, "BootstrapVersion"].map((name) => [name, { Type: "String" }])),
+    Outputs: { EcrRepositoryName: { Value: repository } },
+    Resources: {
+      TaskRole: { Type: "AWS::IAM::Role", Properties: { Policies: [{ PolicyName: knobs.taskRolePolicy ?? "read" }] } },
+      TaskDef: {
+        Type: "AWS::ECS::TaskDefinition",
+        Properties: { Cpu: knobs.cpu ?? "256", TaskRoleArn: { "Fn::GetAtt": ["TaskRole", "Arn"] }, ContainerDefinitions: [{ Image: { "Fn::Sub": `\${AWS::AccountId}.dkr.ecr.\${AWS::Region}.amazonaws.com/${repository}@\${ImageDigest}` } }] },
+      },
+      Service: { Type: "AWS::ECS::Service", Properties: { TaskDefinition: { Ref: "TaskDef" } } },
+      ...(parameterNames.includes("TargetGroupWeight")
+        ? { Rule: { Type: "AWS::ElasticLoadBalancingV2::ListenerRule", Properties: { Weights: [{ Ref: "TargetGroupWeight" }, { Ref: "AlternateTargetGroupWeight" }] } } }
+        : {}),
+      Alarm: { Type: "AWS::CloudWatch::Alarm", Properties: { Threshold: knobs.alarmThreshold ?? 1 } },
+    },
+  });
 
 /** The cdk commands a function ran (the args of each `npx --no-install cdk ...` exec, without the npx prefix), in order. */
 export const cdkCommands = (chains: Step[][]): string[][] => {
@@ -64,14 +95,16 @@ export const cdkCommands = (chains: Step[][]): string[][] => {
 
 /**
  * Answers the cdk commands: `stdout` of an exec whose cdk subcommand (and, for deploy, stack) matches a key of
- * `outputs` (`deploy`, `deploy GithubActionsEcrIdentity`, `diff`, `bootstrap`), and `contents` of a template file.
+ * `outputs` (`deploy`, `deploy GithubActionsEcrIdentity`, `diff`, `bootstrap`), and `contents` of a template file or of
+ * the source's cdk.json (`cdkJson`, by default one without context).
  */
-export function cdkResolver(answers: { templates?: Record<string, string>; outputs?: Record<string, string> }): (chain: Step[]) => Answer | undefined {
+export function cdkResolver(answers: { templates?: Record<string, string>; outputs?: Record<string, string>; cdkJson?: string } = {}): (chain: Step[]) => Answer | undefined {
   return (chain) => {
     const leaf = chain.at(-1)!;
     const exec = stepsNamed(chain, "withExec").at(-1)?.args.args as string[] | undefined;
     if (leaf.field === "contents" && chain.at(-2)?.field === "file") {
       const path = String(chain.at(-2)!.args.path);
+      if (path === "cdk.json") return { value: answers.cdkJson ?? JSON.stringify({ app: "npx tsx infra/app.ts", context: {} }) };
       const found = Object.entries(answers.templates ?? {}).find(([stack]) => path === `infra/cdk.out/${stack}.template.json`);
       return found ? { value: found[1] } : undefined;
     }

@@ -15,6 +15,7 @@ import {
   loadBalancerUrl,
   parseImage,
   registerRevisionWithImage,
+  refuseStackUpdate,
   RELEASE_TAG,
   serviceTags,
   serviceTargetGroups,
@@ -112,6 +113,7 @@ interface Release {
  * API lists as ongoing (a blue/green deployment stays IN_PROGRESS there through its bake, whatever rolloutState says).
  */
 async function currentState(runtime: DeployRuntime, target: ServiceTarget): Promise<Current> {
+  await refuseStackUpdate(runtime.clients, target);
   const service = await describeService(runtime.clients, target);
   const deployments = service.deployments ?? [];
   const primary = deployments.find((deployment) => deployment.status === "PRIMARY");

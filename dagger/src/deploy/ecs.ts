@@ -1,7 +1,8 @@
 /**
- * The ECS, ELBv2 and ECR calls a deploy makes, each failing with one line (../aws-errors.ts). Plain TypeScript over the
+ * The ECS, ELBv2 and ECR calls a deploy makes (and its CloudFormation client: ./deploy.ts reads the stack's status), each failing with one line (../aws-errors.ts). Plain TypeScript over the
  * AWS SDK; deploy.ts decides what to do with them.
  */
+import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import {
   DescribeServiceDeploymentsCommand,
@@ -35,6 +36,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { AwsError, awsCall, type CallContext } from "../aws-errors.js";
 import { createEcrClient, MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
+import { describeStack } from "../infra/accounts.js";
 import { APP_NAME, clusterName, CONTAINER_NAME, ECS_SERVICE_NAME, serviceStackName } from "./names.js";
 import { DeployError } from "./errors.js";
 import type { TargetState, VerifyRuntime } from "./verify.js";
@@ -44,6 +46,8 @@ export interface DeployClients {
   ecs: ECSClient;
   elb: ElasticLoadBalancingV2Client;
   ecr: ECRClient;
+  /** Only to see whether the environment's stack is being updated (deploy refuses then). */
+  cloudformation: CloudFormationClient;
 }
 
 /** Clients for `region`. Honour AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL (the tests' emulator). */
@@ -52,7 +56,19 @@ export function createDeployClients(region: string, credentials: AwsCredentials)
     ecs: new ECSClient({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
     elb: new ElasticLoadBalancingV2Client({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
     ecr: createEcrClient(region, credentials),
+    cloudformation: new CloudFormationClient({ region, credentials, maxAttempts: MAX_ATTEMPTS }),
   };
+}
+
+/**
+ * Refuses while CloudFormation is changing the environment's stack (any *_IN_PROGRESS status: `provision` is running,
+ * or a stack update rolls back): CloudFormation's UpdateService and this deploy's would race for the service.
+ */
+export async function refuseStackUpdate(clients: DeployClients, target: ServiceTarget): Promise<void> {
+  const stack = await describeStack(clients.cloudformation, target.region, serviceStackName(target.environment));
+  if (stack?.status.endsWith("_IN_PROGRESS")) {
+    throw new DeployError("in-progress", `stack ${stack.name} is ${stack.status}: CloudFormation is changing ${target.environment} (provision?). Wait for it to end before deploying; nothing was changed`);
+  }
 }
 
 /** The AWS clients plus the clock, sleep, fetch and progress output. */

@@ -3,13 +3,27 @@
  * makes (STS AssumeRole), and CloudFormation stacks as DescribeStacks shows them. Each call fails with one line
  * (../aws-errors.ts).
  */
-import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
+import { CloudFormationClient, DescribeStacksCommand, GetTemplateCommand, type Stack } from "@aws-sdk/client-cloudformation";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { AwsError, awsCall, translateAwsError, type CallContext } from "../aws-errors.js";
 import { MAX_ATTEMPTS, type AwsCredentials } from "../ecr/registry.js";
 
 /** The qualifier `cdk bootstrap` uses by default (its roles are `cdk-<qualifier>-<kind>-role-<account>-<region>`). */
 export const CDK_QUALIFIER = "hnb659fds";
+/** `cdk bootstrap`'s rule for a qualifier (aws-cdk 2.1148, lib/api/bootstrap/bootstrap-template.yaml, parameter Qualifier), as infra/config.ts checks it. */
+const QUALIFIER_RULE = /^[A-Za-z0-9_-]{1,10}$/;
+
+/**
+ * The qualifier the stacks' roles use, from cdk.json's text with infra/config.ts's precedence: context `cdkQualifier`,
+ * else CDK's `@aws-cdk/core:bootstrapQualifier`, else hnb659fds. A value against the rule fails naming it.
+ */
+export function cdkQualifier(cdkJson: string): string {
+  const context = ((JSON.parse(cdkJson) as { context?: Record<string, unknown> }).context ?? {});
+  const key = context.cdkQualifier !== undefined ? "cdkQualifier" : "@aws-cdk/core:bootstrapQualifier";
+  const value = context[key] ?? CDK_QUALIFIER;
+  if (typeof value !== "string" || !QUALIFIER_RULE.test(value)) throw new AwsError(`cdk.json context ${key}=${JSON.stringify(value)} is not a cdk bootstrap qualifier: 1 to 10 letters, digits, _ or -, e.g. hnb659fds`);
+  return value;
+}
 /** The CDK toolkit stack `cdk bootstrap` creates. */
 export const TOOLKIT_STACK = "CDKToolkit";
 
@@ -37,16 +51,16 @@ export async function callerIdentity(sts: STSClient, region: string): Promise<Ca
  * The ARN of a CDK bootstrap role (aws/aws-cdk-cli, packages/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml:
  * `RoleName: cdk-${Qualifier}-<kind>-role-${AWS::AccountId}-${AWS::Region}`).
  */
-export const bootstrapRoleArn = (identity: CallerIdentity, region: string, kind: "lookup" | "deploy" | "file-publishing"): string =>
-  `arn:${identity.partition}:iam::${identity.account}:role/cdk-${CDK_QUALIFIER}-${kind}-role-${identity.account}-${region}`;
+export const bootstrapRoleArn = (identity: CallerIdentity, region: string, kind: "lookup" | "deploy" | "file-publishing", qualifier = CDK_QUALIFIER): string =>
+  `arn:${identity.partition}:iam::${identity.account}:role/cdk-${qualifier}-${kind}-role-${identity.account}-${region}`;
 
 /**
  * Temporary credentials of the account's CDK lookup role. The bootstrap template gives it the managed policy
  * ReadOnlyAccess (and denies kms:Decrypt) and trusts the account itself (same file, LookupRole): the plan and
  * provision roles may assume it and nothing else, so every read provision makes goes through it.
  */
-export async function assumeLookupRole(sts: STSClient, region: string, identity: CallerIdentity): Promise<AwsCredentials> {
-  const roleArn = bootstrapRoleArn(identity, region, "lookup");
+export async function assumeLookupRole(sts: STSClient, region: string, identity: CallerIdentity, qualifier: string): Promise<AwsCredentials> {
+  const roleArn = bootstrapRoleArn(identity, region, "lookup", qualifier);
   const context: CallContext = { region, resource: `role ${roleArn}` };
   let response;
   try {
@@ -85,6 +99,14 @@ export async function describeStack(client: CloudFormationClient, region: string
     outputs: (stack.Outputs ?? []).map((output) => ({ key: output.OutputKey ?? "", value: output.OutputValue ?? "", description: output.Description ?? "" })),
     parameters: Object.fromEntries((stack.Parameters ?? []).map((parameter) => [parameter.ParameterKey ?? "", parameter.ResolvedValue ?? parameter.ParameterValue ?? ""])),
   };
+}
+
+/** The template the stack `name` was last deployed with, as cdk deployed it (GetTemplate, stage Original: the JSON text). */
+export async function deployedTemplate(client: CloudFormationClient, region: string, name: string): Promise<string> {
+  const context = { region, resource: `stack ${name}` };
+  const response = await awsCall("cloudformation:GetTemplate", context, () => client.send(new GetTemplateCommand({ StackName: name, TemplateStage: "Original" })));
+  if (!response?.TemplateBody) throw new AwsError(`CloudFormation returned no template for stack ${name} in ${region}`);
+  return response.TemplateBody;
 }
 
 /** The value of output `key`, if the stack has it. */

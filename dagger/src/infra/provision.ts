@@ -64,6 +64,16 @@ export async function liveState(cloudformation: CloudFormationClient, runtime: D
   return { stack, status, inProgress };
 }
 
+/** What is under way in the environment (a deployment mid-shift), or undefined. */
+export const underWay = (live: LiveState, environment: string): string | undefined =>
+  live.inProgress.length > 0 ? `a deployment of ${environment} is under way (${live.inProgress.join("; ")})` : undefined;
+
+/** Throws provision's refusal when a deployment is under way (checked after the reads and again just before cdk deploy). */
+export function refuseUnderWay(live: LiveState, environment: string): void {
+  const busy = underWay(live, environment);
+  if (busy) throw new AwsError(`provision refused: ${busy}, its traffic weights are mid-shift. Wait for it to end (dagger call aws ... status --environment=${environment}), then provision again; nothing was changed`);
+}
+
 /** The image the stack is given, and why that one. */
 export interface ChosenImage {
   digest: string;
@@ -116,9 +126,13 @@ export function liveWeights(live: LiveState): Record<(typeof WEIGHT_PARAMETERS)[
   return { TargetGroupWeight: String(weight(blue)), AlternateTargetGroupWeight: String(weight(green)) };
 }
 
-/** The `--parameters` values for the stack: only those its template declares (cdk passes unknown ones on and CloudFormation fails). */
-export function stackParameters(facts: TemplateFacts, digest: string, weights: Record<string, string> | undefined): Record<string, string> {
-  const wanted: Record<string, string> = { [IMAGE_PARAMETER]: digest, ...(weights ?? {}) };
+/**
+ * The `--parameters` values for the stack: only those its template declares (cdk passes unknown ones on and
+ * CloudFormation fails). Without `digest`, ImageDigest is not passed and cdk keeps its previous value (UsePreviousValue:
+ * aws/aws-cdk-cli 2.1148.1, packages/@aws-cdk/toolkit-lib/lib/api/deployments/cfn-api.ts, ParameterValues).
+ */
+export function stackParameters(facts: TemplateFacts, digest: string | undefined, weights: Record<string, string> | undefined): Record<string, string> {
+  const wanted: Record<string, string> = { ...(digest === undefined ? {} : { [IMAGE_PARAMETER]: digest }), ...(weights ?? {}) };
   return Object.fromEntries(Object.entries(wanted).filter(([key]) => facts.parameters.includes(key)));
 }
 
