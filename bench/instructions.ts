@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
+import { freePort } from "./free-port.js";
 import { bundle } from "../scripts/bundle.js";
 import { BENCH_ROUTES, type Route } from "./report.js";
 
@@ -105,14 +106,6 @@ function targets(): Target[] {
   if (unknown?.length) throw new Error(`--only ${JSON.stringify(unknown[0])}: no target of that name (targets: ${list.map((one) => one.name).join("; ")})`);
   return only?.length ? list.filter((one) => only.includes(one.name)) : list;
 }
-
-const freePort = async (): Promise<number> => {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 /** Resolves once something accepts connections on `port`; rejects when `child` exits first. */
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {

@@ -22,6 +22,7 @@ import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import autocannon from "autocannon";
 import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
+import { freePort } from "./free-port.js";
 import { BUNDLE_SETTINGS, bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
 import {
@@ -63,14 +64,6 @@ interface Server {
   child: ChildProcess;
   port: number;
 }
-
-const freePort = async (): Promise<number> => {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 /** Resolves once `port` answers 200 on /healthz, asking on a fresh socket every `pollMs`. */
 async function waitForHealthy(port: number, pollMs: number, child: ChildProcess): Promise<void> {

@@ -4,21 +4,11 @@ import { describe, expect, it } from "vitest";
 import { DeployError } from "../../dagger/src/deploy/errors.js";
 import { DIGEST_PATTERN, parseImageChoice, validateCount, validateEnvironmentName, validateServiceUrl, validateStatusFormat } from "../../dagger/src/deploy/validate.js";
 import { waitForHealthyTargets, waitForVersion, type TargetState, type VerifyRuntime } from "../../dagger/src/deploy/verify.js";
-import { InputError } from "../../dagger/src/ecr/validate.js";
+import { inputError } from "../helpers/input-error.js";
 
 const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/hono-ecr-service@${DIGEST}`;
-
-function inputError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as Error).message;
-  }
-  throw new Error("expected an InputError");
-}
 
 describe("validateEnvironmentName", () => {
   it.each(["a", "staging", "prod-eu-1", "a".repeat(20)])("accepts %s", (name) => {

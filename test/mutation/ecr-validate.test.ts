@@ -1,18 +1,8 @@
 // dagger/src/ecr/validate.ts at its edges: the region pattern's partitions and anchors, the repository name's length
 // bounds and parts, the tag's first character and length, and how a refused value is quoted (cut past 80 characters).
 import { describe, expect, it } from "vitest";
-import { InputError, MAX_KEEP, partitionDomain, registryHost, validateKeep, validateRegion, validateRepositoryName, validateTag, validateTags } from "../../dagger/src/ecr/validate.js";
-
-function inputError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as Error).name).toBe("InputError");
-    return (error as Error).message;
-  }
-  throw new Error("expected an InputError");
-}
+import { MAX_KEEP, partitionDomain, registryHost, validateKeep, validateRegion, validateRepositoryName, validateTag, validateTags } from "../../dagger/src/ecr/validate.js";
+import { inputError } from "../helpers/input-error.js";
 
 describe("validateRegion", () => {
   it.each(["us-gov-east-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1", "ap-southeast-12", "mx-central-1", "abcd-east-1"])("accepts %s", (region) => {

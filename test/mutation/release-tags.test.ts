@@ -14,19 +14,9 @@ import {
   validateReleaseTag,
   wildcardPattern,
 } from "../../dagger/src/ecr/release-tags.js";
-import { InputError } from "../../dagger/src/ecr/validate.js";
+import { inputError } from "../helpers/input-error.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
-
-function inputError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as Error).message;
-  }
-  throw new Error("expected an InputError");
-}
 
 describe("platform tags", () => {
   it("platformTag joins the tag, os, architecture and variant when there is one", () => {
