@@ -1,20 +1,25 @@
 /**
  * Machine instructions per request, counted by valgrind's callgrind: a figure that does not depend on how loaded the
  * machine is (wall-clock throughput on our shared 2-core machines varies by 40% between runs). Each server bundle runs
- * under `valgrind --tool=callgrind --instr-atstart=no` on each Node; per route, `--warmup` requests let V8 tier its
- * code up, then instrumentation is switched on and the counters zeroed (`callgrind_control --instr=on`, `-z`),
+ * under `valgrind --tool=callgrind` on each Node. First its start is counted: the instructions from exec to the first
+ * 200 on `/healthz` (the cold start as a count of work; `npm run bench` times it). Then instrumentation is switched
+ * off (`callgrind_control --instr=off`); `--warmup` requests of every route, then per route `--warmup` more, let V8 tier
+ * its code up, then instrumentation is switched on and the counters zeroed (`callgrind_control --instr=on`, `-z`),
  * `--requests` requests are sent on `--connections` keep-alive connections by a raw client outside valgrind (far faster
  * than the server under valgrind, so every connection always has a request waiting), and the counters are read
  * (`callgrind_control -e`). Every thread of the process is counted (V8's compiler and GC threads, libuv's pool):
- * instructions per request = total / N. One window of N requests; a GC cycle inside it or not moves the figure
- * (docs/performance.md says how much).
+ * instructions per request = total / N. A GC cycle or a function's optimization falling inside a window or not moves
+ * one window's figure by tens of percent (docs/performance.md), so each route is counted in `--windows` windows one
+ * after the other and both the median (the typical window) and the mean (rare costly events in proportion) are
+ * reported, with the lowest and highest window.
  *
- * Usage: npm run bench:instructions [-- --requests 3000 --warmup 3000 --connections 32] [--nodes both|machine|image]
+ * Usage: npm run bench:instructions [-- --requests 3000 --warmup 3000 --connections 32 --windows 5] [--nodes both|machine|image]
  *          [--target name=entry.ts ...] [--env name=VAR=value ...] [--node-flags name=--flag,--flag ...] [--only name ...]
  * Default targets: the service (production config, access log on, started with SERVICE_NODE_FLAGS as the image starts
  * it), the service with LOG_LEVEL=warn, the bare Hono app and the node:http floor (Node's defaults). `--target` adds a
  * bundle of another entry (another checkout's src/main.ts, say), run with the service's timeouts and no flags. Prints
- * a table of instructions per request with the ratios to bare Hono, then the figures as JSON; writes nothing.
+ * a table of the start and the instructions per request, with the ratios to bare Hono, then the figures as JSON;
+ * writes nothing.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,8 +28,10 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
+import { positiveInteger } from "./args.js";
 import { freePort } from "./free-port.js";
 import { bundle } from "../scripts/bundle.js";
+import { answerReader, rawRequest } from "./raw-http.js";
 import { BENCH_ROUTES, type Route } from "./report.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -34,6 +41,7 @@ const { values: args } = parseArgs({
     requests: { type: "string", default: "3000" },
     warmup: { type: "string", default: "3000" },
     connections: { type: "string", default: "32" },
+    windows: { type: "string", default: "5" },
     target: { type: "string", multiple: true, default: [] },
     env: { type: "string", multiple: true, default: [] },
     "node-flags": { type: "string", multiple: true, default: [] },
@@ -42,15 +50,10 @@ const { values: args } = parseArgs({
   },
 });
 
-/** A positive whole number from the command line, or one clear error naming the flag. */
-function count(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} ${JSON.stringify(text)} is invalid: expected a whole number >= 1`);
-  return value;
-}
-const REQUESTS = count("requests", args.requests);
-const WARMUP = count("warmup", args.warmup);
-const CONNECTIONS = count("connections", args.connections);
+const REQUESTS = positiveInteger("requests", args.requests);
+const WARMUP = positiveInteger("warmup", args.warmup);
+const CONNECTIONS = positiveInteger("connections", args.connections);
+const WINDOWS = positiveInteger("windows", args.windows);
 if (!["both", "machine", "image"].includes(args.nodes)) throw new Error(`--nodes ${JSON.stringify(args.nodes)} is invalid: expected both, machine or image`);
 
 /** `name=rest` pairs of a repeated flag, as a map (one clear error for a value without `=`). */
@@ -107,23 +110,32 @@ function targets(): Target[] {
   return only?.length ? list.filter((one) => only.includes(one.name)) : list;
 }
 
-/** Resolves once something accepts connections on `port`; rejects when `child` exits first. */
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+/**
+ * Resolves once `port` answers 200 to `GET /healthz` (a fresh connection every 50 ms); rejects when `child` exits
+ * first. The probes refused before the server listens never reach it, so the instructions counted up to here are the
+ * server's start.
+ */
+async function waitForHealthy(port: number, child: ChildProcess): Promise<void> {
+  const route = BENCH_ROUTES.find((one) => one.path === "/healthz")!;
   for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => resolve(socket.destroy() !== undefined)).once("error", () => resolve(false));
+    const healthy = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      const read = answerReader(route, () => resolve(socket.destroy() !== undefined));
+      socket.setEncoding("latin1").once("connect", () => socket.write(rawRequest(route)));
+      socket.on("data", (chunk: string) => {
+        try {
+          read(chunk);
+        } catch {
+          resolve(socket.destroy() === undefined);
+        }
+      });
+      socket.once("error", () => resolve(false));
+      socket.once("close", () => resolve(false));
     });
-    if (open) return;
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before listening`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (healthy) return;
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before answering`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** The raw HTTP/1.1 request of `route` (keep-alive). */
-function rawRequest(route: Route): string {
-  const body = route.method === "POST" ? '{"name":"Ada"}' : "";
-  const head = `${route.method} ${route.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
-  return body ? `${head}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` : `${head}\r\n`;
 }
 
 /**
@@ -139,7 +151,6 @@ async function send(port: number, route: Route, amount: number): Promise<void> {
   const connection = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1");
-      let pending = "";
       let waiting = false;
       const next = () => {
         if (left === 0) return void socket.end(resolve);
@@ -147,25 +158,27 @@ async function send(port: number, route: Route, amount: number): Promise<void> {
         waiting = true;
         socket.write(request);
       };
+      const read = answerReader(route, () => {
+        waiting = false;
+        next();
+      });
       socket.setEncoding("latin1").once("connect", next);
       socket.once("error", () => undefined);
+      let failed = false;
       socket.once("close", () => {
+        if (failed) return;
         if (waiting) left += 1;
         if (left === 0) return resolve();
         if (++replaced > 100) return reject(new Error(`${route.name}: the server closed more than 100 connections`));
         connection().then(resolve, reject);
       });
       socket.on("data", (chunk: string) => {
-        pending += chunk;
-        for (;;) {
-          const end = pending.indexOf("\r\n\r\n");
-          if (end === -1) return;
-          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, end))?.[1] ?? NaN);
-          if (!pending.startsWith("HTTP/1.1 200 ") || Number.isNaN(length)) return reject(new Error(`${route.name}: unexpected answer ${JSON.stringify(pending.slice(0, 200))}`));
-          if (pending.length < end + 4 + length) return;
-          pending = pending.slice(end + 4 + length);
-          waiting = false;
-          next();
+        try {
+          read(chunk);
+        } catch (error) {
+          failed = true;
+          socket.destroy();
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });
@@ -188,28 +201,56 @@ async function counted(pid: number): Promise<number> {
   return lines.reduce((sum, line) => sum + Number(line[1]!.replaceAll(",", "")), 0);
 }
 
+/**
+ * Instructions per request of one route: the median of the windows (the typical window), the mean over all of them
+ * (which carries the rare costly events, a mark-compact say, in proportion), the lowest and the highest.
+ */
+interface Counted {
+  median: number;
+  mean: number;
+  low: number;
+  high: number;
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /** Instructions per request on every route for one target on one Node. */
-async function countTarget(node: string, file: string, target: Target, dir: string): Promise<Record<string, number>> {
+async function countTarget(node: string, file: string, target: Target, dir: string): Promise<{ start: number; perRequest: Record<string, Counted> }> {
   const port = await freePort();
-  const child = spawn("valgrind", ["--tool=callgrind", "--vgdb=yes", "--instr-atstart=no", `--callgrind-out-file=${path.join(dir, "callgrind.out.%p")}`, node, ...target.nodeFlags, file], {
+  const child = spawn("valgrind", ["--tool=callgrind", "--vgdb=yes", `--callgrind-out-file=${path.join(dir, "callgrind.out.%p")}`, node, ...target.nodeFlags, file], {
     env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", ...target.env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-  const perRequest: Record<string, number> = {};
+  const perRequest: Record<string, Counted> = {};
   try {
-    await waitForPort(port, child);
+    await waitForHealthy(port, child);
+    const start = await counted(child.pid!);
+    await control("--instr=off", child.pid!);
+    console.error(`  ${target.name}: ${start} instructions from exec to the first 200 on /healthz`);
+    // Every route first, so that code shared by the routes is not still tiering up in the first route's windows.
+    for (const route of BENCH_ROUTES) await send(port, route, WARMUP);
     for (const route of BENCH_ROUTES) {
       await send(port, route, WARMUP);
       await control("--instr=on", child.pid!);
-      await control("-z", child.pid!);
-      await send(port, route, REQUESTS);
-      perRequest[route.name] = Math.round((await counted(child.pid!)) / REQUESTS);
+      const windows: number[] = [];
+      for (let window = 0; window < WINDOWS; window++) {
+        await control("-z", child.pid!);
+        await send(port, route, REQUESTS);
+        windows.push(Math.round((await counted(child.pid!)) / REQUESTS));
+      }
       await control("--instr=off", child.pid!);
-      console.error(`  ${target.name}, ${route.name}: ${perRequest[route.name]} instructions per request`);
+      const mean = windows.reduce((sum, value) => sum + value, 0) / windows.length;
+      perRequest[route.name] = { median: Math.round(median(windows)), mean: Math.round(mean), low: Math.min(...windows), high: Math.max(...windows) };
+      console.error(`  ${target.name}, ${route.name}: ${windows.join(", ")} instructions per request (median ${perRequest[route.name]!.median})`);
     }
-    return perRequest;
+    return { start, perRequest };
   } catch (error) {
     throw new Error(`${target.name} on ${node}: ${(error as Error).message}\n${stderr}`, { cause: error });
   } finally {
@@ -231,23 +272,26 @@ async function main(): Promise<void> {
     const image = spawnSync(path.join(ROOT, "scripts/image-node.sh"), ["node", "-p", "process.execPath"], { encoding: "utf8" });
     if (args.nodes === "image" && image.status !== 0) throw new Error(`--nodes image: the image's Node is not available here: ${image.stderr.trim()}`);
     const nodes = [...(args.nodes === "image" ? [] : [process.execPath]), ...(image.status === 0 && args.nodes !== "machine" ? [image.stdout.trim()] : [])];
-    const results: { node: string; target: string; perRequest: Record<string, number> }[] = [];
+    const results: { node: string; target: string; start: number; perRequest: Record<string, Counted> }[] = [];
     for (const node of nodes) {
       const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
-      console.error(`Node.js ${version}: ${WARMUP} warm-up and ${REQUESTS} counted requests per route, ${CONNECTIONS} connections`);
-      for (const target of list) results.push({ node: version, target: target.name, perRequest: await countTarget(node, files.get(target.entry)!, target, dir) });
+      console.error(`Node.js ${version}: ${WARMUP} warm-up requests per route, then ${WINDOWS} windows of ${REQUESTS} counted requests, ${CONNECTIONS} connections`);
+      for (const target of list) results.push({ node: version, target: target.name, ...(await countTarget(node, files.get(target.entry)!, target, dir)) });
     }
-    const lines = [`| Node | target | ${BENCH_ROUTES.map((route) => route.name).join(" | ")} |`, `|---|---|${BENCH_ROUTES.map(() => "---:").join("|")}|`];
+    const lines = [`| Node | target | start | ${BENCH_ROUTES.map((route) => route.name).join(" | ")} |`, `|---|---|---:|${BENCH_ROUTES.map(() => "---:").join("|")}|`];
     for (const result of results) {
       const bare = results.find((one) => one.node === result.node && one.target === "bare Hono");
+      const floor = results.find((one) => one.node === result.node && one.target === "node:http");
+      const start = `${(result.start / 1e6).toFixed(1)} M${floor && result !== floor ? ` (+${((result.start - floor.start) / 1e6).toFixed(1)} M)` : ""}`;
       const cells = BENCH_ROUTES.map((route) => {
         const own = result.perRequest[route.name]!;
-        const base = bare?.perRequest[route.name];
-        return base && result.target !== "bare Hono" ? `${own} (${(base / own).toFixed(2)}x)` : String(own);
+        const base = bare?.perRequest[route.name]?.median;
+        const spread = `${own.median} / ${own.mean} [${own.low}-${own.high}]`;
+        return base && result.target !== "bare Hono" ? `${spread} (${(base / own.median).toFixed(2)}x)` : spread;
       });
-      lines.push(`| ${result.node} | ${result.target} | ${cells.join(" | ")} |`);
+      lines.push(`| ${result.node} | ${result.target} | ${start} | ${cells.join(" | ")} |`);
     }
-    console.log(`Instructions per request (callgrind; in brackets: bare Hono's count / this one's, the throughput ratio on a CPU-bound server)\n${lines.join("\n")}`);
+    console.log(`Instructions (callgrind). start: from exec to the first 200 on /healthz (in brackets: more than node:http). Per request: median / mean of ${WINDOWS} windows of ${REQUESTS} requests [lowest-highest] (bare Hono's median / this one's: the throughput ratio on a CPU-bound server)\n${lines.join("\n")}`);
     console.log(JSON.stringify(results));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,9 @@
  *   connections, in alternating rounds of: a bare Hono app with the same routes (no middleware, same bundler settings),
  *   the service (production config, access log on), the service with LOG_LEVEL=warn (access log off), and a minimal
  *   node:http server with the same routes (the floor); optionally Flask + Gunicorn (2 workers) on /healthz;
+ * - latency below saturation: bare Hono and the service, every route, 50 connections paced at `--rate` requests per
+ *   second in all for `--paced` seconds (bench/paced.ts, in a child process; wrk's p99 is measured at saturation, where
+ *   it is the queue that wrk's connections keep full), reported beside the targets;
  * - cold start: spawn to the first 200 on /healthz, the socket polled every 1 ms, paired rounds against node:http;
  * - memory: RSS idle, after 60 s of POST load, and its growth over a 60 s soak of mixed routes.
  * All of it on each Node the service runs on, one after the other: the machine's and the runtime image's
@@ -12,7 +15,7 @@
  * The load generator is wrk when installed (`apt-get install wrk`), else autocannon. Prints the tables, checks the
  * targets, writes docs/benchmarks.{md,json} and the README's Performance summary.
  *
- * Usage: npm run bench [-- --duration 3] [--rounds 3] [--starts 15] [--post-load 60] [--soak 60]
+ * Usage: npm run bench [-- --duration 3] [--rounds 3] [--starts 15] [--post-load 60] [--soak 60] [--rate 5000] [--paced 5]
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +25,10 @@ import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import autocannon from "autocannon";
 import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
+import { positiveInteger } from "./args.js";
 import { freePort } from "./free-port.js";
+import { pacedLatencyInChild, requestsPerConnection } from "./paced.js";
+import { POST_BODY } from "./raw-http.js";
 import { BUNDLE_SETTINGS, bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
 import {
@@ -37,6 +43,7 @@ import {
   type BenchReport,
   type BenchRun,
   type LoadResult,
+  type PacedRun,
   type Route,
 } from "./report.js";
 
@@ -48,14 +55,19 @@ const { values: args } = parseArgs({
     starts: { type: "string", default: "15" },
     "post-load": { type: "string", default: "60" },
     soak: { type: "string", default: "60" },
+    rate: { type: "string", default: "5000" },
+    paced: { type: "string", default: "5" },
   },
 });
-const DURATION_S = Number(args.duration);
-const ROUNDS = Number(args.rounds);
-const STARTS = Number(args.starts);
-const POST_LOAD_S = Number(args["post-load"]);
-const SOAK_S = Number(args.soak);
-const POST_BODY = '{"name":"Ada"}';
+const DURATION_S = positiveInteger("duration", args.duration);
+const ROUNDS = positiveInteger("rounds", args.rounds);
+const STARTS = positiveInteger("starts", args.starts);
+const POST_LOAD_S = positiveInteger("post-load", args["post-load"]);
+const SOAK_S = positiveInteger("soak", args.soak);
+const PACED_RATE = positiveInteger("rate", args.rate);
+const PACED_S = positiveInteger("paced", args.paced);
+const PACED_CONNECTIONS = 50;
+requestsPerConnection({ connections: PACED_CONNECTIONS, rate: PACED_RATE, seconds: PACED_S }); // before anything runs
 const run = promisify(execFile);
 
 /** A server process under test. */
@@ -270,6 +282,16 @@ async function measureOn(node: string, { files, scriptFile, gunicorn }: Inputs):
       }
     }
 
+    // Latency below saturation, bare Hono and the service alternating.
+    const pacedRuns: PacedRun[] = [];
+    for (const [index, route] of BENCH_ROUTES.entries()) {
+      const pair = index % 2 === 0 ? [targets[0]!, service] : [service, targets[0]!];
+      for (const target of pair) {
+        pacedRuns.push({ target: target.name, route: route.name, ...(await pacedLatencyInChild(target.port, route, { connections: PACED_CONNECTIONS, rate: PACED_RATE, seconds: PACED_S })) });
+      }
+    }
+    console.error(`  paced latency at ${PACED_RATE} req/s: done`);
+
     // Memory under POST load (the route that reads a body), then a soak of mixed routes.
     const postLoad = await load(service, BENCH_ROUTES.find((route) => route.method === "POST")!, 50, POST_LOAD_S, scriptFile);
     const afterPostRss = rssMiB(service.child.pid!);
@@ -281,7 +303,7 @@ async function measureOn(node: string, { files, scriptFile, gunicorn }: Inputs):
 
     return {
       date: new Date().toISOString(),
-      command: `npm run bench -- --duration ${DURATION_S} --rounds ${ROUNDS} --starts ${STARTS} --post-load ${POST_LOAD_S} --soak ${SOAK_S}`,
+      command: `npm run bench -- --duration ${DURATION_S} --rounds ${ROUNDS} --starts ${STARTS} --post-load ${POST_LOAD_S} --soak ${SOAK_S} --rate ${PACED_RATE} --paced ${PACED_S}`,
       machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "unknown", memoryGiB: round(os.totalmem() / 2 ** 30), node: version, os: `${os.type()} ${os.release()}` },
       loadGenerator: hasWrk ? "wrk -t2" : "autocannon",
       bundleSettings: BUNDLE_SETTINGS,
@@ -295,6 +317,7 @@ async function measureOn(node: string, { files, scriptFile, gunicorn }: Inputs):
         requests: soakParts.reduce((sum, part) => sum + part.requests, 0),
         errors: soakParts.reduce((sum, part) => sum + part.errors + part.non2xx, 0) + postLoad.errors + postLoad.non2xx,
       },
+      paced: { connections: PACED_CONNECTIONS, rate: PACED_RATE, seconds: PACED_S, runs: pacedRuns },
     };
   } finally {
     for (const server of servers) await stop(server);
