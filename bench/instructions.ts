@@ -111,27 +111,29 @@ function targets(): Target[] {
 }
 
 /**
- * Resolves once `port` answers 200 to `GET /healthz` (a fresh connection every 50 ms); rejects when `child` exits
- * first. The probes refused before the server listens never reach it, so the instructions counted up to here are the
+ * Resolves once `port` answers 200 to `GET /healthz` (a fresh connection every 50 ms); rejects on any other answer, and
+ * when `child` exits first. The probes refused before the server listens never reach it, so the instructions counted up to here are the
  * server's start.
  */
 async function waitForHealthy(port: number, child: ChildProcess): Promise<void> {
   const route = BENCH_ROUTES.find((one) => one.path === "/healthz")!;
   for (;;) {
-    const healthy = await new Promise<boolean>((resolve) => {
+    const healthy = await new Promise<boolean | Error>((resolve) => {
       const socket = net.connect(port, "127.0.0.1");
       const read = answerReader(route, () => resolve(socket.destroy() !== undefined));
       socket.setEncoding("latin1").once("connect", () => socket.write(rawRequest(route)));
       socket.on("data", (chunk: string) => {
         try {
           read(chunk);
-        } catch {
-          resolve(socket.destroy() === undefined);
+        } catch (error) {
+          socket.destroy();
+          resolve(error instanceof Error ? error : new Error(String(error)));
         }
       });
       socket.once("error", () => resolve(false));
       socket.once("close", () => resolve(false));
     });
+    if (healthy instanceof Error) throw healthy;
     if (healthy) return;
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before answering`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -15,20 +15,43 @@ export function rawRequest(route: Route): string {
 }
 
 /**
- * A reader of one connection's answers (latin1 chunks): calls `onAnswer` once per complete answer (head and
- * Content-Length bytes of body). Throws, naming the route, on an answer that is not `HTTP/1.1 200` with a Content-Length.
+ * Where the body of an answer whose head ends at `bodyStart` ends in `text`, or -1 while it is incomplete: after
+ * Content-Length bytes, or after the last chunk of a chunked body (no trailers: our servers send none); undefined when
+ * the head has neither.
+ */
+function bodyEnd(head: string, text: string, bodyStart: number): number | undefined {
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+  if (length !== undefined) return text.length >= bodyStart + Number(length) ? bodyStart + Number(length) : -1;
+  if (!/\r\ntransfer-encoding: *chunked/i.test(head)) return undefined;
+  for (let at = bodyStart; ; ) {
+    const lineEnd = text.indexOf("\r\n", at);
+    if (lineEnd === -1) return -1;
+    const size = Number.parseInt(text.slice(at, lineEnd), 16);
+    if (Number.isNaN(size)) return undefined;
+    const next = lineEnd + 2 + size + 2;
+    if (text.length < next) return -1;
+    if (size === 0) return next;
+    at = next;
+  }
+}
+
+/**
+ * A reader of one connection's answers (latin1 chunks): calls `onAnswer` once per complete answer (its head and its
+ * body, by Content-Length or chunked). Throws, naming the route, on an answer that is not `HTTP/1.1 200` or has a body
+ * of neither kind.
  */
 export function answerReader(route: Route, onAnswer: () => void): (chunk: string) => void {
   let pending = "";
   return (chunk) => {
     pending += chunk;
     for (;;) {
-      const end = pending.indexOf("\r\n\r\n");
+      const headEnd = pending.indexOf("\r\n\r\n");
+      if (headEnd === -1) return;
+      const head = pending.slice(0, headEnd);
+      const end = pending.startsWith("HTTP/1.1 200 ") ? bodyEnd(head, pending, headEnd + 4) : undefined;
+      if (end === undefined) throw new Error(`${route.name}: unexpected answer ${JSON.stringify(pending.slice(0, 200))}`);
       if (end === -1) return;
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, end))?.[1] ?? NaN);
-      if (!pending.startsWith("HTTP/1.1 200 ") || Number.isNaN(length)) throw new Error(`${route.name}: unexpected answer ${JSON.stringify(pending.slice(0, 200))}`);
-      if (pending.length < end + 4 + length) return;
-      pending = pending.slice(end + 4 + length);
+      pending = pending.slice(end);
       onAnswer();
     }
   };

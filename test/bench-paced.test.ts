@@ -115,4 +115,19 @@ describe("raw HTTP parts (bench/raw-http.ts)", () => {
     read(one.slice(5));
     expect(answers).toBe(3);
   });
+
+  it("reads chunked answers (node:http's when the length is not set) to their last chunk", () => {
+    let answers = 0;
+    const read = answerReader(ROUTE, () => (answers += 1));
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n{"status":"ok"}\r\n3\r\nabc\r\n0\r\n\r\n';
+    read(chunked.slice(0, chunked.length - 3));
+    expect(answers).toBe(0);
+    read(chunked.slice(-3) + chunked);
+    expect(answers).toBe(2);
+  });
+
+  it("refuses an answer that is not 200 or has a body of neither kind", () => {
+    expect(() => answerReader(ROUTE, () => undefined)("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")).toThrow('GET /healthz: unexpected answer "HTTP/1.1 200 OK');
+    expect(() => answerReader(ROUTE, () => undefined)("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")).toThrow("unexpected answer");
+  });
 });
