@@ -31,8 +31,9 @@ import { SERVICE_NODE_FLAGS } from "../dagger/src/versions.js";
 import { positiveInteger } from "./args.js";
 import { freePort } from "./free-port.js";
 import { bundle } from "../scripts/bundle.js";
-import { answerReader, rawRequest } from "./raw-http.js";
+import { rawRequest, readAnswers } from "./raw-http.js";
 import { BENCH_ROUTES, type Route } from "./report.js";
+import { median } from "./stats.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -120,16 +121,8 @@ async function waitForHealthy(port: number, child: ChildProcess): Promise<void> 
   for (;;) {
     const healthy = await new Promise<boolean | Error>((resolve) => {
       const socket = net.connect(port, "127.0.0.1");
-      const read = answerReader(route, () => resolve(socket.destroy() !== undefined));
-      socket.setEncoding("latin1").once("connect", () => socket.write(rawRequest(route)));
-      socket.on("data", (chunk: string) => {
-        try {
-          read(chunk);
-        } catch (error) {
-          socket.destroy();
-          resolve(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
+      readAnswers(socket, route, () => resolve(socket.destroy() !== undefined), resolve);
+      socket.once("connect", () => socket.write(rawRequest(route)));
       socket.once("error", () => resolve(false));
       socket.once("close", () => resolve(false));
     });
@@ -160,28 +153,23 @@ async function send(port: number, route: Route, amount: number): Promise<void> {
         waiting = true;
         socket.write(request);
       };
-      const read = answerReader(route, () => {
+      let failed = false;
+      const answer = (): void => {
         waiting = false;
         next();
+      };
+      readAnswers(socket, route, answer, (error) => {
+        failed = true;
+        reject(error);
       });
-      socket.setEncoding("latin1").once("connect", next);
+      socket.once("connect", next);
       socket.once("error", () => undefined);
-      let failed = false;
       socket.once("close", () => {
         if (failed) return;
         if (waiting) left += 1;
         if (left === 0) return resolve();
         if (++replaced > 100) return reject(new Error(`${route.name}: the server closed more than 100 connections`));
         connection().then(resolve, reject);
-      });
-      socket.on("data", (chunk: string) => {
-        try {
-          read(chunk);
-        } catch (error) {
-          failed = true;
-          socket.destroy();
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
       });
     });
   await Promise.all(Array.from({ length: Math.min(CONNECTIONS, amount) }, connection));
@@ -212,13 +200,6 @@ interface Counted {
   mean: number;
   low: number;
   high: number;
-}
-
-/** The median of `values` (the mean of the middle two for an even count). */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Instructions per request on every route for one target on one Node. */

@@ -17,7 +17,7 @@ import { fork } from "node:child_process";
 import net from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Route } from "./report.js";
-import { answerReader, rawRequest } from "./raw-http.js";
+import { rawRequest, readAnswers } from "./raw-http.js";
 
 /** How a paced run is driven. */
 export interface PacedOptions {
@@ -97,21 +97,14 @@ export async function pacedLatency(port: number, route: Route, options: PacedOpt
           }, wait);
         }
       };
-      const read = answerReader(route, () => {
+      const answer = (): void => {
         lastAnswer = performance.now();
         latencies.push(lastAnswer - sentAt);
         answered += 1;
         if (answered === perConnection) resolve();
         else sendNext();
-      });
-      socket.setEncoding("latin1");
-      socket.on("data", (chunk: string) => {
-        try {
-          read(chunk);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
+      };
+      readAnswers(socket, route, answer, reject);
       socket.once("error", reject);
       socket.once("close", () => {
         if (answered < perConnection) reject(new Error(`${route.name}: the server closed a connection after ${answered} of ${perConnection} answers`));

@@ -3,6 +3,7 @@
  * connection. Used by the instruction counts (bench/instructions.ts) and the paced latency run (bench/paced.ts), whose
  * connections send a request only once the last answer is complete.
  */
+import type { Socket } from "node:net";
 import type { Route } from "./report.js";
 
 /** The POST route's body. */
@@ -55,4 +56,20 @@ export function answerReader(route: Route, onAnswer: () => void): (chunk: string
       onAnswer();
     }
   };
+}
+
+/**
+ * Reads `socket`'s answers (latin1) with `answerReader`: `onAnswer` once per complete answer; on an answer it refuses,
+ * the socket is destroyed and `onError` gets the error (before the socket's `close`).
+ */
+export function readAnswers(socket: Socket, route: Route, onAnswer: () => void, onError: (error: Error) => void): void {
+  const read = answerReader(route, onAnswer);
+  socket.setEncoding("latin1").on("data", (chunk: string) => {
+    try {
+      read(chunk);
+    } catch (error) {
+      socket.destroy();
+      onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
 }

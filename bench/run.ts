@@ -31,6 +31,7 @@ import { pacedLatencyInChild, requestsPerConnection } from "./paced.js";
 import { POST_BODY } from "./raw-http.js";
 import { BUNDLE_SETTINGS, bundle } from "../scripts/bundle.js";
 import { rssMiB } from "../scripts/rss.js";
+import { median } from "./stats.js";
 import {
   BENCH_CONNECTIONS,
   BENCH_ROUTES,
@@ -181,7 +182,6 @@ async function generateLoad(server: Server, route: Route, connections: number, d
   };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Several rounds of one target as one figure: the median throughput, the worst p99, the counts summed. */
